@@ -1,0 +1,145 @@
+//! dumb-init: a minimal init for containers.
+//!
+//! It starts one command as its child, forwards every signal it receives to the child's process
+//! group, reaps every zombie, and exits with the child's status. `main` reads top to bottom as
+//! the steps, one helper per step.
+
+mod cli;
+mod config;
+mod exit;
+mod grace;
+mod say;
+mod signals;
+mod supervisor;
+mod sys;
+
+use cli::{Action, Failure};
+use config::Config;
+use say::{debug, error};
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+use supervisor::{Handoff, Supervisor};
+
+fn main() {
+    // Taken first, so a parent that dies while dumb-init starts up is noticed (see watch_parent).
+    let parent = sys::parent_pid();
+    let args: Vec<Vec<u8>> = std::env::args_os().map(OsString::into_vec).collect();
+    let prog = cli::program_name(&args);
+
+    let options = match cli::parse(&args) {
+        Ok(Action::Run(options)) => options,
+        Ok(Action::Help) => finish(&cli::help(prog), 0),
+        Ok(Action::Version) => finish(concat!("dumb-init v", env!("CARGO_PKG_VERSION"), "\n").as_bytes(), 0),
+        Ok(Action::ListSignals) => list_signals(),
+        Err(Failure(message)) => finish(&message, 1),
+    };
+    let command = args[options.command..].to_vec();
+    let env = |name: &str| std::env::var_os(name).map(OsString::into_vec);
+    let config = match config::resolve(prog, options, !command.is_empty(), env) {
+        Ok(config) => config,
+        Err(Failure(message)) => finish(&message, 1),
+    };
+    debug!(config.debug_from_env, "Running in debug mode.");
+    debug!(config.verbose && config.setsid_off_from_env, "Not running in setsid mode.");
+
+    let signals = sys::take_over_signals();
+    let parent_gone = watch_parent(&config, parent);
+    reap_orphans(&config);
+    let handoff = if config.setsid { detach_tty(&config) } else { Handoff::default() };
+    let child = if config.pause {
+        debug!(config.verbose, "Pausing: no child; waiting for SIGTERM or SIGINT.");
+        None
+    } else {
+        Some(spawn(&config, command))
+    };
+    // The child has the caller's working directory; dumb-init keeps no directory busy.
+    if let Err(errno) = sys::chdir_root() {
+        debug!(config.verbose, "Unable to chdir(\"/\") ({})", sys::OsError(errno));
+    }
+    Supervisor::new(config, signals, child, handoff).run(parent_gone)
+}
+
+/// Prints `message` on stderr and exits with `status` (help, version, and every failure before
+/// the child starts).
+fn finish(message: &[u8], status: i32) -> ! {
+    sys::write_stderr(message);
+    sys::exit(status)
+}
+
+/// `--list-signals`: `NUMBER NAME` lines on stdout.
+fn list_signals() -> ! {
+    let mut out = std::io::stdout().lock();
+    for n in signals::all() {
+        if writeln!(out, "{n} {}", signals::Name(n)).is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    sys::exit(0)
+}
+
+/// `--pdeathsig`: asks the kernel for the signal when the parent dies. Returns the signal if the
+/// parent has already died (dumb-init was re-parented before the request took effect).
+fn watch_parent(config: &Config, parent: i32) -> Option<i32> {
+    let signal = config.pdeathsig?;
+    if let Err(errno) = sys::set_parent_death_signal(signal) {
+        error!("Unable to set the parent death signal ({}).", sys::OsError(errno));
+        return None;
+    }
+    debug!(config.verbose, "Parent death signal set to {signal}.");
+    // PID 1 of a namespace sees its parent as 0 and cannot tell; any other change of parent means
+    // the one that started dumb-init is gone.
+    if parent != 0 && sys::parent_pid() != parent {
+        debug!(config.verbose, "Parent already gone: acting on signal {signal} now.");
+        return Some(signal);
+    }
+    None
+}
+
+/// Outside a PID namespace of its own, orphans of the child would go to the host's init, which
+/// may never reap them: have them re-parented to dumb-init instead.
+fn reap_orphans(config: &Config) {
+    if sys::own_pid() == 1 {
+        return;
+    }
+    match sys::become_subreaper() {
+        Ok(()) => debug!(config.verbose, "Registered as child subreaper (not PID 1)."),
+        Err(errno) => {
+            debug!(config.verbose, "Unable to register as child subreaper ({}).", sys::OsError(errno))
+        }
+    }
+}
+
+/// Lets go of the controlling terminal so the child's new session can take it (setsid mode).
+fn detach_tty(config: &Config) -> Handoff {
+    match sys::detach_tty() {
+        Ok(true) => {
+            debug!(config.verbose, "Detached from controlling tty, ignoring the first SIGHUP and SIGCONT we receive.");
+            Handoff { hangup: true, cont: true }
+        }
+        Ok(false) => {
+            debug!(config.verbose, "Detached from controlling tty, but was not session leader.");
+            Handoff::default()
+        }
+        Err(errno) => {
+            debug!(config.verbose, "Unable to detach from controlling tty ({}).", sys::OsError(errno));
+            Handoff::default()
+        }
+    }
+}
+
+/// Starts the command; exits if it cannot.
+fn spawn(config: &Config, command: Vec<Vec<u8>>) -> i32 {
+    let command = sys::Command::new(command);
+    match sys::spawn(&command, config.setsid, config.verbose) {
+        Ok(pid) => {
+            debug!(config.verbose, "Child spawned with PID {pid}.");
+            pid
+        }
+        Err(_) => {
+            error!("Unable to fork. Exiting.");
+            sys::exit(1)
+        }
+    }
+}

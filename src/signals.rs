@@ -1,0 +1,342 @@
+//! Signal numbers and names, and the rewrite table applied before forwarding.
+//!
+//! Pure logic: no system calls. The only thing asked of the C library is where its real-time range
+//! starts and ends (glibc keeps 32 and 33 for itself, musl keeps 32 to 34), which is a constant of
+//! the libc we are linked with, not of the kernel.
+
+use nix::libc;
+use std::fmt;
+
+/// One more than the highest signal number on Linux (`SIGRTMAX` is 64 on every architecture we build for).
+pub const TABLE_SIZE: usize = 65;
+
+/// The classic signals, numbered as the C library numbers them on this architecture.
+const CLASSIC: [(i32, &str); 31] = [
+    (libc::SIGHUP, "HUP"),
+    (libc::SIGINT, "INT"),
+    (libc::SIGQUIT, "QUIT"),
+    (libc::SIGILL, "ILL"),
+    (libc::SIGTRAP, "TRAP"),
+    (libc::SIGABRT, "ABRT"),
+    (libc::SIGBUS, "BUS"),
+    (libc::SIGFPE, "FPE"),
+    (libc::SIGKILL, "KILL"),
+    (libc::SIGUSR1, "USR1"),
+    (libc::SIGSEGV, "SEGV"),
+    (libc::SIGUSR2, "USR2"),
+    (libc::SIGPIPE, "PIPE"),
+    (libc::SIGALRM, "ALRM"),
+    (libc::SIGTERM, "TERM"),
+    (libc::SIGSTKFLT, "STKFLT"),
+    (libc::SIGCHLD, "CHLD"),
+    (libc::SIGCONT, "CONT"),
+    (libc::SIGSTOP, "STOP"),
+    (libc::SIGTSTP, "TSTP"),
+    (libc::SIGTTIN, "TTIN"),
+    (libc::SIGTTOU, "TTOU"),
+    (libc::SIGURG, "URG"),
+    (libc::SIGXCPU, "XCPU"),
+    (libc::SIGXFSZ, "XFSZ"),
+    (libc::SIGVTALRM, "VTALRM"),
+    (libc::SIGPROF, "PROF"),
+    (libc::SIGWINCH, "WINCH"),
+    (libc::SIGIO, "IO"),
+    (libc::SIGPWR, "PWR"),
+    (libc::SIGSYS, "SYS"),
+];
+
+/// Other names the C library and `kill -l` accept for the same signals.
+const ALIASES: [(i32, &str); 3] = [(libc::SIGABRT, "IOT"), (libc::SIGCHLD, "CLD"), (libc::SIGIO, "POLL")];
+
+/// First real-time signal the C library lets programs use.
+pub fn rtmin() -> i32 {
+    libc::SIGRTMIN()
+}
+
+/// Last real-time signal.
+pub fn rtmax() -> i32 {
+    libc::SIGRTMAX().min(TABLE_SIZE as i32 - 1)
+}
+
+/// Whether `n` is a signal a program may send: a classic one or one of the real-time range.
+pub fn exists(n: i32) -> bool {
+    (1..=31).contains(&n) || (rtmin()..=rtmax()).contains(&n)
+}
+
+/// Whether a process can catch `n` (and so whether dumb-init can receive and forward it).
+pub fn catchable(n: i32) -> bool {
+    exists(n) && n != libc::SIGKILL && n != libc::SIGSTOP
+}
+
+/// Every signal dumb-init can be sent, in order: what `--list-signals` prints.
+pub fn all() -> impl Iterator<Item = i32> {
+    (1..=rtmax()).filter(|&n| exists(n))
+}
+
+/// A signal's name as `kill -l` and the manual pages write it: `SIGTERM`, `SIGRTMIN+3`, `SIGRTMAX-1`.
+pub struct Name(pub i32);
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        if let Some((_, name)) = CLASSIC.iter().find(|(num, _)| *num == n) {
+            return write!(f, "SIG{name}");
+        }
+        let (min, max) = (rtmin(), rtmax());
+        // Like `kill -l`: the lower half counts up from RTMIN, the upper half down from RTMAX.
+        match n {
+            _ if n == min => f.write_str("SIGRTMIN"),
+            _ if n == max => f.write_str("SIGRTMAX"),
+            _ if n > min && n - min <= (max - min) / 2 => write!(f, "SIGRTMIN+{}", n - min),
+            _ if n > min && n < max => write!(f, "SIGRTMAX-{}", max - n),
+            _ => write!(f, "signal {n}"),
+        }
+    }
+}
+
+/// Why a word is not a signal; printed after the word itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadSignal {
+    /// Not a number and not a name we know.
+    Unknown,
+    /// A number outside the signals this system has (such as 99, or glibc's reserved 32 and 33).
+    OutOfRange,
+    /// `SIGKILL` or `SIGSTOP` where a signal must be catchable.
+    Uncatchable,
+}
+
+impl fmt::Display for BadSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (min, max) = (rtmin(), rtmax());
+        match self {
+            BadSignal::Unknown => write!(
+                f,
+                "not a signal; use a number (1-31, {min}-{max}) or a name such as TERM, SIGUSR1, RTMIN+3 \
+                 (dumb-init --list-signals prints them all)"
+            ),
+            BadSignal::OutOfRange => write!(f, "no such signal; signals are 1-31 and {min}-{max}"),
+            BadSignal::Uncatchable => f.write_str("SIGKILL and SIGSTOP cannot be caught, so they cannot be rewritten"),
+        }
+    }
+}
+
+/// Parses a signal given as a decimal number or a name (`TERM`, `SIGTERM`, `term`, `RTMIN+3`, `SIGRTMAX-1`).
+pub fn parse(word: &[u8]) -> Result<i32, BadSignal> {
+    if !word.is_empty() && word.iter().all(u8::is_ascii_digit) {
+        let n = decimal(word).ok_or(BadSignal::OutOfRange)?;
+        return if exists(n) { Ok(n) } else { Err(BadSignal::OutOfRange) };
+    }
+    let upper = word.to_ascii_uppercase();
+    let name = upper.strip_prefix(b"SIG").unwrap_or(&upper);
+    let by_name = CLASSIC.iter().chain(ALIASES.iter()).find(|(_, known)| known.as_bytes() == name);
+    if let Some((n, _)) = by_name {
+        return Ok(*n);
+    }
+    let (min, max) = (rtmin(), rtmax());
+    let n = if let Some(rest) = name.strip_prefix(b"RTMIN") {
+        offset(rest, b'+').map(|k| min.saturating_add(k))
+    } else if let Some(rest) = name.strip_prefix(b"RTMAX") {
+        offset(rest, b'-').map(|k| max.saturating_sub(k))
+    } else {
+        None
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(_) => Err(BadSignal::OutOfRange),
+        None => Err(BadSignal::Unknown),
+    }
+}
+
+/// Parses a signal that dumb-init must be able to receive (the source of a rewrite, `--pdeathsig`).
+pub fn parse_catchable(word: &[u8]) -> Result<i32, BadSignal> {
+    let n = parse(word)?;
+    if catchable(n) {
+        Ok(n)
+    } else {
+        Err(BadSignal::Uncatchable)
+    }
+}
+
+/// The part after `RTMIN`/`RTMAX`: nothing (offset 0) or the sign and a decimal number.
+fn offset(rest: &[u8], sign: u8) -> Option<i32> {
+    match rest {
+        [] => Some(0),
+        // Too large to count is out of range, like any other offset past the end.
+        [s, digits @ ..] if *s == sign && !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {
+            Some(decimal(digits).unwrap_or(i32::MAX))
+        }
+        _ => None,
+    }
+}
+
+/// A string of ASCII digits as a number, or `None` when it does not fit in an `i32`.
+pub fn decimal(digits: &[u8]) -> Option<i32> {
+    digits.iter().try_fold(0i32, |acc, d| acc.checked_mul(10)?.checked_add(i32::from(d - b'0')))
+}
+
+/// Why a `FROM:TO` rewrite rule was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadRule {
+    /// No `:` in the rule.
+    Shape,
+    /// The named part (`FROM` or `TO`) is not acceptable.
+    Part(Vec<u8>, BadSignal),
+}
+
+impl fmt::Display for BadRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadRule::Shape => f.write_str("expected FROM:TO, two signals separated by a colon"),
+            BadRule::Part(word, why) => write!(f, "'{}' is {why}", String::from_utf8_lossy(word)),
+        }
+    }
+}
+
+/// Parses one rewrite rule `FROM:TO`; `TO` may be `0`, which means "do not forward".
+pub fn parse_rule(rule: &[u8]) -> Result<(i32, i32), BadRule> {
+    let colon = rule.iter().position(|&b| b == b':').ok_or(BadRule::Shape)?;
+    let (from, to) = (&rule[..colon], &rule[colon + 1..]);
+    let from_n = parse_catchable(from).map_err(|why| BadRule::Part(from.to_vec(), why))?;
+    let to_n = if !to.is_empty() && to.iter().all(|&b| b == b'0') {
+        0
+    } else {
+        parse(to).map_err(|why| BadRule::Part(to.to_vec(), why))?
+    };
+    Ok((from_n, to_n))
+}
+
+/// What each received signal becomes before it is forwarded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rewrites {
+    /// `to[n]` is the replacement for signal `n`: `None` forwards it unchanged, `Some(0)` drops it.
+    to: [Option<u8>; TABLE_SIZE],
+}
+
+impl Default for Rewrites {
+    fn default() -> Self {
+        Rewrites { to: [None; TABLE_SIZE] }
+    }
+}
+
+impl Rewrites {
+    /// Sets the rule for `from`, replacing an earlier one (the last `-r` for a signal wins).
+    pub fn set(&mut self, from: i32, to: i32) {
+        if let (Some(slot), Ok(to)) = (self.to.get_mut(index(from)), u8::try_from(to)) {
+            *slot = Some(to);
+        }
+    }
+
+    /// Sets the rule for `from` unless one is already there (defaults, and variables under flags).
+    pub fn set_if_absent(&mut self, from: i32, to: i32) {
+        if self.rule(from).is_none() {
+            self.set(from, to);
+        }
+    }
+
+    /// The replacement the user asked for, if any.
+    pub fn rule(&self, from: i32) -> Option<i32> {
+        self.to.get(index(from)).copied().flatten().map(i32::from)
+    }
+
+    /// Adds every rule of `other` for which this table has none.
+    pub fn fill_from(&mut self, other: &Rewrites) {
+        for (n, to) in other.to.iter().enumerate() {
+            if let (Some(to), None) = (to, self.to[n]) {
+                self.to[n] = Some(*to);
+            }
+        }
+    }
+}
+
+fn index(signal: i32) -> usize {
+    usize::try_from(signal).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_names() {
+        assert_eq!(parse(b"15"), Ok(15));
+        assert_eq!(parse(b"TERM"), Ok(15));
+        assert_eq!(parse(b"SIGTERM"), Ok(15));
+        assert_eq!(parse(b"term"), Ok(15));
+        assert_eq!(parse(b"SigUsr1"), Ok(10));
+        assert_eq!(parse(b"CLD"), Ok(17));
+        assert_eq!(parse(b"RTMIN"), Ok(rtmin()));
+        assert_eq!(parse(b"RTMIN+3"), Ok(rtmin() + 3));
+        assert_eq!(parse(b"SIGRTMIN+3"), Ok(rtmin() + 3));
+        assert_eq!(parse(b"rtmax-1"), Ok(rtmax() - 1));
+        assert_eq!(parse(b"RTMAX"), Ok(64));
+        assert_eq!(parse(b"64"), Ok(64));
+        assert_eq!(parse(b"0015"), Ok(15));
+    }
+
+    #[test]
+    fn bad_signals() {
+        assert_eq!(parse(b""), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"0"), Err(BadSignal::OutOfRange));
+        assert_eq!(parse(b"32"), Err(BadSignal::OutOfRange));
+        assert_eq!(parse(b"65"), Err(BadSignal::OutOfRange));
+        assert_eq!(parse(b"99999999999999"), Err(BadSignal::OutOfRange));
+        assert_eq!(parse(b"-1"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"+3"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"3x"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b" 3"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"SIG"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"FOO"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"RTMIN-1"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"RTMAX+1"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"RTMIN+"), Err(BadSignal::Unknown));
+        assert_eq!(parse(b"RTMIN+31"), Err(BadSignal::OutOfRange));
+        assert_eq!(parse(b"RTMAX-99999999999"), Err(BadSignal::OutOfRange));
+        assert_eq!(parse_catchable(b"KILL"), Err(BadSignal::Uncatchable));
+        assert_eq!(parse_catchable(b"19"), Err(BadSignal::Uncatchable));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for n in all() {
+            let name = Name(n).to_string();
+            assert_eq!(parse(name.as_bytes()), Ok(n), "{name}");
+        }
+        assert_eq!(Name(15).to_string(), "SIGTERM");
+        assert_eq!(Name(rtmin() + 1).to_string(), "SIGRTMIN+1");
+        assert_eq!(Name(rtmax() - 1).to_string(), "SIGRTMAX-1");
+        assert_eq!(all().count(), 31 + (rtmax() - rtmin() + 1) as usize);
+    }
+
+    #[test]
+    fn rules() {
+        assert_eq!(parse_rule(b"15:3"), Ok((15, 3)));
+        assert_eq!(parse_rule(b"TERM:QUIT"), Ok((15, 3)));
+        assert_eq!(parse_rule(b"INT:0"), Ok((2, 0)));
+        assert_eq!(parse_rule(b"RTMIN+2:TERM"), Ok((rtmin() + 2, 15)));
+        assert_eq!(parse_rule(b"TSTP:STOP"), Ok((20, 19)));
+        assert_eq!(parse_rule(b"15"), Err(BadRule::Shape));
+        for bad in [&b"15:3x"[..], b"15::3", b":3", b"a:b", b"1:99", b"15:", b"9:15", b"STOP:1", b"15:-1"] {
+            assert!(parse_rule(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse_rule(b"15:3x"), Err(BadRule::Part(b"3x".to_vec(), BadSignal::Unknown)));
+    }
+
+    #[test]
+    fn rewrite_table() {
+        let mut table = Rewrites::default();
+        assert_eq!(table.rule(15), None);
+        table.set(15, 3);
+        table.set(15, 10);
+        assert_eq!(table.rule(15), Some(10));
+        table.set_if_absent(15, 1);
+        assert_eq!(table.rule(15), Some(10));
+        table.set(64, 0);
+        assert_eq!(table.rule(64), Some(0));
+        let mut flags = Rewrites::default();
+        flags.set(2, 0);
+        flags.fill_from(&table);
+        assert_eq!((flags.rule(2), flags.rule(15), flags.rule(64)), (Some(0), Some(10), Some(0)));
+        assert_eq!(table.rule(-1), None);
+        assert_eq!(table.rule(1000), None);
+    }
+}
