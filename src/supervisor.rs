@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::exit::ChildExit;
 use crate::say::debug;
 use crate::sys::{self, Reaped, Received, SignalSet};
+use nix::errno::Errno;
 use nix::libc::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU};
 
 pub struct Supervisor {
@@ -15,6 +16,8 @@ pub struct Supervisor {
     signals: SignalSet,
     /// The direct child; `None` in pause mode.
     child: Option<i32>,
+    /// Until the child is reaped its PID is dumb-init's, and cannot name another process.
+    child_reaped: bool,
     own_pid: i32,
     /// The `SIGHUP` and `SIGCONT` the kernel still owes dumb-init for giving up its terminal.
     handoff: Handoff,
@@ -31,7 +34,7 @@ pub struct Handoff {
 
 impl Supervisor {
     pub fn new(config: Config, signals: SignalSet, child: Option<i32>, handoff: Handoff) -> Supervisor {
-        Supervisor { config, signals, child, own_pid: sys::own_pid(), handoff }
+        Supervisor { config, signals, child, child_reaped: false, own_pid: sys::own_pid(), handoff }
     }
 
     /// Runs until the child exits (or, in pause mode, until `SIGTERM` or `SIGINT`); never returns.
@@ -66,7 +69,7 @@ impl Supervisor {
             if signal == SIGTSTP || signal == SIGTTOU || signal == SIGTTIN {
                 // Stop with the child, so the shell that started dumb-init sees the job stop.
                 debug!(self.config.verbose, "Suspending self due to TTY signal.");
-                sys::send(self.own_pid, SIGSTOP);
+                let _ = sys::send(self.own_pid, SIGSTOP);
             }
         }
     }
@@ -103,16 +106,25 @@ impl Supervisor {
             return;
         }
         if let Some(child) = self.child {
-            sys::send(if self.config.setsid { -child } else { child }, signal);
+            if !self.config.setsid {
+                if !self.child_reaped {
+                    let _ = sys::send(child, signal);
+                }
+            } else if sys::send(-child, signal) == Err(Errno::ESRCH) && !self.child_reaped {
+                // The child has not called setsid() yet, so its group does not exist: signal the
+                // child alone, whose default actions are already back (see sys::spawn).
+                let _ = sys::send(child, signal);
+            }
         }
         debug!(self.config.verbose, "Forwarded signal {signal} to children.");
     }
 
     /// Reaps every child that has exited (orphans included); returns the direct child's end if it
     /// was among them. dumb-init then leaves at once, as 1.2.5 does.
-    fn reap_until_child_exits(&self) -> Option<ChildExit> {
+    fn reap_until_child_exits(&mut self) -> Option<ChildExit> {
         while let Reaped::Child(pid, exit) = self.reap_one(false) {
             if Some(pid) == self.child {
+                self.child_reaped = true;
                 return Some(exit);
             }
         }
@@ -215,14 +227,16 @@ impl Supervisor {
     /// Returns how many of dumb-init's own children may have been reached (any, as PID 1).
     fn signal_the_rest(&self, signal: i32) -> usize {
         if let (Some(child), true) = (self.child, self.config.setsid) {
-            sys::send(-child, signal);
+            let _ = sys::send(-child, signal);
         }
         if self.own_pid == 1 {
             // kill(-1) from PID 1 reaches every process of its namespace but itself, and nothing outside it.
-            sys::send(-1, signal);
+            let _ = sys::send(-1, signal);
             usize::MAX
         } else {
-            sys::for_each_child(|pid| sys::send(pid, signal))
+            sys::for_each_child(|pid| {
+                let _ = sys::send(pid, signal);
+            })
         }
     }
 }

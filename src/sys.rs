@@ -144,10 +144,10 @@ pub fn monotonic_nanos() -> u64 {
 }
 
 /// `kill(2)`: a positive `pid` is a process, a negative one a process group, -1 everything
-/// dumb-init may signal. Failure (typically: nobody left there) is not an error for dumb-init.
-pub fn send(pid: i32, signal: i32) {
+/// dumb-init may signal. Failure (typically: nobody left there) is rarely an error for dumb-init.
+pub fn send(pid: i32, signal: i32) -> Result<(), Errno> {
     // SAFETY: kill has no memory effects.
-    unsafe { libc::kill(pid, signal) };
+    Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
 }
 
 /// What one non-blocking `waitpid` found.
@@ -220,12 +220,13 @@ pub fn for_each_child(mut f: impl FnMut(i32)) -> usize {
             break; // enough for one round; the caller asks again after reaping these
         }
     }
+    let mut text = &buf[..filled];
+    if filled == buf.len() {
+        // A full buffer may end in the middle of a PID: leave the last word for the next round.
+        text = &text[..text.iter().rposition(u8::is_ascii_whitespace).unwrap_or(0)];
+    }
     let mut count = 0;
-    for word in buf[..filled].split(|b| b.is_ascii_whitespace()) {
-        // A word cut at the end of a full buffer is an incomplete PID: skip it.
-        if word.is_empty() || (filled == buf.len() && word.as_ptr_range().end == buf[..filled].as_ptr_range().end) {
-            continue;
-        }
+    for word in text.split(u8::is_ascii_whitespace) {
         if let Some(pid) = signals::decimal(word).filter(|&pid| pid > 0) {
             f(pid);
             count += 1;
