@@ -1,0 +1,99 @@
+"""Fixtures shared by every test: the binary under test and leak prevention.
+
+The pytest process makes itself a child subreaper, so every process a test
+starts stays its descendant even when orphaned; after each test all of them
+are killed and reaped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from typing import Iterator
+
+import pytest
+
+from testing import proc
+
+PR_SET_CHILD_SUBREAPER = 36
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+
+
+@pytest.fixture(scope="session")
+def dumb_init_bin() -> str:
+    """The binary under test: ``$DUMB_INIT_BINARY``, else the installed package's."""
+    path = os.environ.get("DUMB_INIT_BINARY")
+    if not path:
+        try:
+            import dumb_init
+        except ImportError as e:
+            pytest.fail(
+                f"set DUMB_INIT_BINARY or install the dumb-init package ({e})",
+                pytrace=False,
+            )
+        path = dumb_init.exec_path()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(f"dumb-init binary {path!r} is not an executable file", pytrace=False)
+    return os.path.abspath(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _subreaper() -> None:
+    """Orphans of the tests are re-parented to pytest (not to PID 1), so the
+    per-test cleanup finds and reaps them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        pytest.fail(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(errno)}", pytrace=False)
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers() -> Iterator[None]:
+    """After each test, SIGKILL every descendant of pytest and reap them all."""
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        left = proc.descendants(os.getpid())
+        for pid in left:
+            if proc.alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        _reap_all()
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"could not clean up processes {left}", pytrace=False)
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="session")
+def pid_namespace() -> None:
+    """Skip unless ``unshare --pid --fork --mount-proc`` works here."""
+    try:
+        result = subprocess.run(
+            [*UNSHARE, "true"],
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError:
+        pytest.skip("unshare(1) is not installed")
+    if result.returncode != 0:
+        reason = result.stderr.decode(errors="replace").strip()
+        pytest.skip(f"cannot create a PID namespace: {reason or result.returncode}")
