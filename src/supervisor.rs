@@ -11,6 +11,15 @@ use crate::sys::{self, Reaped, Received, SignalSet};
 use nix::errno::Errno;
 use nix::libc::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU};
 
+/// Who a forwarded signal is for.
+enum Recipients {
+    /// The child's process group (setsid mode) or the child: while it runs, and the final
+    /// `SIGTERM` of 1.2.5's exit.
+    Child,
+    /// Everything left once the child is gone, during a grace period (see `signal_the_rest`).
+    Rest,
+}
+
 pub struct Supervisor {
     config: Config,
     signals: SignalSet,
@@ -65,7 +74,7 @@ impl Supervisor {
             }
             debug!(self.config.verbose, "Not forwarding signal {signal}: no child in pause mode.");
         } else {
-            self.forward(signal);
+            self.forward(signal, Recipients::Child);
             if signal == SIGTSTP || signal == SIGTTOU || signal == SIGTTIN {
                 // Stop with the child, so the shell that started dumb-init sees the job stop.
                 debug!(self.config.verbose, "Suspending self due to TTY signal.");
@@ -98,13 +107,24 @@ impl Supervisor {
         }
     }
 
-    /// Rewrites `received` and sends it to the child's process group (setsid mode) or the child.
-    fn forward(&self, received: i32) {
+    /// Rewrites `received` and sends it on.
+    fn forward(&self, received: i32, to: Recipients) {
         let signal = self.translate(received);
         if signal == 0 {
             debug!(self.config.verbose, "Not forwarding signal {received} to children (ignored).");
             return;
         }
+        match to {
+            Recipients::Child => self.signal_child(signal),
+            Recipients::Rest => {
+                self.signal_the_rest(signal);
+            }
+        }
+        debug!(self.config.verbose, "Forwarded signal {signal} to children.");
+    }
+
+    /// Sends `signal` to the child's process group (setsid mode) or to the child alone.
+    fn signal_child(&self, signal: i32) {
         if let Some(child) = self.child {
             if !self.config.setsid {
                 if !self.child_reaped {
@@ -116,7 +136,6 @@ impl Supervisor {
                 let _ = sys::send(child, signal);
             }
         }
-        debug!(self.config.verbose, "Forwarded signal {signal} to children.");
     }
 
     /// Reaps every child that has exited (orphans included); returns the direct child's end if it
@@ -155,7 +174,7 @@ impl Supervisor {
             // As 1.2.5: SIGTERM to the rest of the child's process group. In single-child mode
             // there is nothing left to address: the child's PID is already reaped and may be reused.
             if self.config.setsid && self.child.is_some() {
-                self.forward(SIGTERM);
+                self.forward(SIGTERM, Recipients::Child);
             }
         } else {
             self.wait_out_grace_period();
@@ -176,11 +195,7 @@ impl Supervisor {
     /// the deadline passes, then `SIGKILL` the rest.
     fn wait_out_grace_period(&mut self) {
         let verbose = self.config.verbose;
-        let term = self.translate(SIGTERM);
-        if term != 0 {
-            self.signal_the_rest(term);
-            debug!(verbose, "Forwarded signal {term} to children.");
-        }
+        self.forward(SIGTERM, Recipients::Rest);
         let period = self.config.grace_period;
         debug!(verbose, "Grace period: waiting up to {period} seconds for remaining processes.");
         let deadline = sys::monotonic_nanos().saturating_add(period.nanos);
@@ -194,14 +209,9 @@ impl Supervisor {
                 Reaped::NoneExited => {}
             }
             let Some(received) = sys::wait_until(&self.signals, Some(deadline)) else { break };
-            let signal = received.signal;
-            debug!(verbose, "Received signal {signal}.");
-            if signal != SIGCHLD {
-                let signal = self.translate(signal);
-                if signal != 0 {
-                    self.signal_the_rest(signal);
-                    debug!(verbose, "Forwarded signal {signal} to children.");
-                }
+            debug!(verbose, "Received signal {}.", received.signal);
+            if received.signal != SIGCHLD {
+                self.forward(received.signal, Recipients::Rest);
             }
         }
         debug!(verbose, "Grace period over: sending SIGKILL to remaining processes.");
