@@ -63,7 +63,7 @@ pub struct SignalSet(libc::sigset_t);
 /// Does nothing: installed so that no signal is ignored (an ignored signal is discarded, and an
 /// ignored `SIGCHLD` would make the kernel reap children behind dumb-init's back). The signals are
 /// blocked, so this never runs; `sigwaitinfo` takes them instead.
-extern "C" fn ignore(_: c_int) {}
+extern "C" fn no_op(_: c_int) {}
 
 /// Blocks every signal and gives each a handler, whatever dumb-init inherited from its parent.
 /// Signals then queue up until `wait` takes them, one at a time, in the main loop.
@@ -76,13 +76,13 @@ pub fn take_over_signals() -> SignalSet {
         set
     };
     for signal in signals::all().filter(|&n| signals::catchable(n)) {
-        set_handler(signal, ignore as extern "C" fn(c_int) as libc::sighandler_t);
+        set_handler(signal, no_op as extern "C" fn(c_int) as libc::sighandler_t);
     }
     SignalSet(set)
 }
 
 fn set_handler(signal: i32, handler: libc::sighandler_t) {
-    // SAFETY: a zeroed sigaction with only the handler set is valid; `ignore` is async-signal-safe.
+    // SAFETY: a zeroed sigaction with only the handler set is valid; `no_op` is async-signal-safe.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = handler;
