@@ -60,14 +60,15 @@ impl std::fmt::Display for OsError {
 /// The signals dumb-init waits for: all of them.
 pub struct SignalSet(libc::sigset_t);
 
-/// Does nothing: installed so that no signal is ignored (an ignored signal is discarded, and an
-/// ignored `SIGCHLD` would make the kernel reap children behind dumb-init's back). The signals are
-/// blocked, so this never runs; `sigwaitinfo` takes them instead.
-extern "C" fn no_op(_: c_int) {}
-
-/// Blocks every signal and gives each a handler, whatever dumb-init inherited from its parent.
-/// Signals then queue up until `wait` takes them, one at a time, in the main loop.
+/// Blocks every signal and puts each back to its default action, whatever dumb-init inherited
+/// (a parent may ignore some, and Rust's start-up ignores `SIGPIPE`). Signals then queue up until
+/// `wait` takes them, one at a time, in the main loop.
+///
+/// Default actions are safe here, even as PID 1: the kernel never discards a blocked signal, and
+/// only an *ignored* `SIGCHLD` makes it reap children behind dumb-init's back. The child inherits
+/// these dispositions, so it has nothing to reset before exec.
 pub fn take_over_signals() -> SignalSet {
+    // Blocked first: from here on no signal can act on dumb-init, whatever its action.
     // SAFETY: sigfillset and sigprocmask only write the set passed in and this thread's mask.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -76,18 +77,13 @@ pub fn take_over_signals() -> SignalSet {
         set
     };
     for signal in signals::all().filter(|&n| signals::catchable(n)) {
-        set_handler(signal, no_op as extern "C" fn(c_int) as libc::sighandler_t);
+        // SAFETY: a zeroed sigaction asks for the default action, with no handler to run.
+        unsafe {
+            let action: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
     }
     SignalSet(set)
-}
-
-fn set_handler(signal: i32, handler: libc::sighandler_t) {
-    // SAFETY: a zeroed sigaction with only the handler set is valid; `no_op` is async-signal-safe.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = handler;
-        libc::sigaction(signal, &action, std::ptr::null_mut());
-    }
 }
 
 /// A signal taken from the queue, with who sent it.
@@ -269,12 +265,6 @@ pub fn spawn(command: &Command, setsid: bool, verbose: bool) -> Result<i32, Errn
 
 /// The child's side of `spawn`: never returns.
 fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
-    // Default actions first, then the mask opens: a signal that was already queued for the child
-    // must act on it as it would after exec, not vanish into dumb-init's handler. (exec resets
-    // handled signals to default anyway; this also covers the window before it.)
-    for signal in signals::all().filter(|&n| signals::catchable(n)) {
-        set_handler(signal, libc::SIG_DFL);
-    }
     if setsid {
         // SAFETY: setsid has no memory effects.
         if unsafe { libc::setsid() } == -1 {
@@ -291,6 +281,8 @@ fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
         }
         debug!(verbose, "setsid complete.");
     }
+    // Every action is the default already (see take_over_signals), so a signal queued for the
+    // child before exec acts on it as it would after.
     // SAFETY: an empty set is valid; this opens the mask the command starts with.
     unsafe {
         let mut empty: libc::sigset_t = std::mem::zeroed();
