@@ -3,6 +3,12 @@
 //! It starts one command as its child, forwards every signal it receives to the child's process
 //! group, reaps every zombie, and exits with the child's status. `main` reads top to bottom as
 //! the steps, one helper per step.
+//!
+//! `main` is the C entry point (`no_main`): Rust's own start-up would read `/proc/self/maps`,
+//! map an alternate signal stack and ignore `SIGPIPE` before dumb-init undoes it, which is most
+//! of an init's start-up cost and none of its job. The standard library works the same without it.
+
+#![cfg_attr(not(test), no_main)]
 
 mod cli;
 mod config;
@@ -21,7 +27,15 @@ use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
 use supervisor::{Handoff, Supervisor};
 
-fn main() {
+#[cfg(not(test))] // the unit tests bring their own main
+#[no_mangle]
+extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+    run()
+}
+
+/// The steps, in order; never returns (dumb-init exits with its child).
+#[cfg_attr(test, allow(dead_code))]
+fn run() -> ! {
     // Taken first, so a parent that dies while dumb-init starts up is noticed (see watch_parent).
     let parent = sys::parent_pid();
     let args: Vec<Vec<u8>> = std::env::args_os().map(OsString::into_vec).collect();
