@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from testing import proc as procfs
+
 REPO = Path(__file__).resolve().parent.parent
 TESTING = REPO / "testing"
 PY = sys.executable
@@ -180,21 +182,14 @@ def kill_pid(pid: int) -> None:
 
 
 def status_field(pid: int, field: str) -> str | None:
+    """One field of /proc/PID/status, or None when the process is gone."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
+        return procfs.status(pid).get(field)
     except OSError:
         return None
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key == field:
-            return value.strip()
-    return None
 
 
-def alive(pid: int) -> bool:
-    """Running or stopped: present in /proc and not a zombie."""
-    state = status_field(pid, "State")
-    return state is not None and not state.startswith(("Z", "X"))
+alive = procfs.alive
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = PROMPT) -> bool:
