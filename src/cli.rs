@@ -476,6 +476,47 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_odd_arguments() {
+        // Words built from the pieces the parser cares about, in pseudo-random order.
+        const PIECES: [&[u8]; 16] = [
+            b"-",
+            b"--",
+            b"r",
+            b"v",
+            b"c",
+            b"=",
+            b":",
+            b"15",
+            b"0",
+            b"99999999999",
+            b"TERM",
+            b"RTMIN+",
+            b"grace",
+            b"\xff",
+            b"re",
+            b".",
+        ];
+        let mut seed: u32 = 1;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 16) as usize
+        };
+        for _ in 0..20_000 {
+            let mut args: Vec<Vec<u8>> = vec![b"dumb-init".to_vec()];
+            for _ in 0..next() % 5 {
+                let mut word = Vec::new();
+                for _ in 0..next() % 4 {
+                    word.extend_from_slice(PIECES[next() % PIECES.len()]);
+                }
+                args.push(word);
+            }
+            if let Ok(Action::Run(options)) = parse(&args) {
+                assert!(options.command <= args.len());
+            }
+        }
+    }
+
+    #[test]
     fn help_names_every_option() {
         let text = String::from_utf8(help(b"./x")).unwrap();
         assert!(text.contains("Usage: ./x [option]"));
