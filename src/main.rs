@@ -6,7 +6,8 @@
 //!
 //! `main` is the C entry point (`no_main`): Rust's own start-up would read `/proc/self/maps`,
 //! map an alternate signal stack and ignore `SIGPIPE` before dumb-init undoes it, which is most
-//! of an init's start-up cost and none of its job. The standard library works the same without it.
+//! of an init's start-up cost and none of its job. The arguments are taken from C's `argv`
+//! (without Rust's start-up, `std::env::args` is empty on musl).
 
 #![cfg_attr(not(test), no_main)]
 
@@ -29,16 +30,20 @@ use supervisor::{Handoff, Supervisor};
 
 #[cfg(not(test))] // the unit tests bring their own main
 #[no_mangle]
-extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
-    run()
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+    let args = (0..usize::try_from(argc).unwrap_or(0))
+        // SAFETY: the C runtime passes argc pointers to NUL-terminated strings that live as long
+        // as the process.
+        .map(|i| unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) }.to_bytes().to_vec())
+        .collect();
+    run(args)
 }
 
 /// The steps, in order; never returns (dumb-init exits with its child).
 #[cfg_attr(test, allow(dead_code))]
-fn run() -> ! {
+fn run(args: Vec<Vec<u8>>) -> ! {
     // Taken first, so a parent that dies while dumb-init starts up is noticed (see watch_parent).
     let parent = sys::parent_pid();
-    let args: Vec<Vec<u8>> = std::env::args_os().map(OsString::into_vec).collect();
     let prog = cli::program_name(&args);
 
     let options = match cli::parse(&args) {

@@ -115,10 +115,7 @@ pub fn wait_until(set: &SignalSet, deadline: Option<u64>) -> Option<Received> {
             if left == 0 {
                 return None;
             }
-            let timeout = libc::timespec {
-                tv_sec: (left / 1_000_000_000) as libc::time_t,
-                tv_nsec: (left % 1_000_000_000) as libc::c_long,
-            };
+            let timeout = libc::timespec { tv_sec: (left / 1_000_000_000) as _, tv_nsec: (left % 1_000_000_000) as _ };
             // SAFETY: valid set, info and timeout pointers.
             unsafe { libc::sigtimedwait(&set.0, &mut info, &timeout) }
         }
