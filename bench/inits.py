@@ -66,19 +66,18 @@ def version_output(path: Path) -> str:
     return text.splitlines()[0] if text else ""
 
 
+def stdout_of(argv: list[str]) -> str | None:
+    """The stripped stdout of a command that succeeded, or None (failed, missing, too slow)."""
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
 def deb_version(package: str) -> str:
     """Installed version of a Debian package, or ""."""
-    try:
-        p = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return p.stdout.strip() if p.returncode == 0 else ""
+    return stdout_of(["dpkg-query", "-W", "-f=${Version}", package]) or ""
 
 
 def apt_install(packages: list[str], notes: list[str]) -> None:
@@ -143,18 +142,10 @@ def build_ours(target_dir: Path, timeout: float = 1200) -> Path:
 
 
 def tree_revision() -> str:
-    """git describe of this tree, or a note that there is no commit yet."""
-    try:
-        p = subprocess.run(
-            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown revision"
-    return p.stdout.strip() if p.returncode == 0 else "no commit yet"
+    """git describe of this tree, or a note that it has none."""
+    return (
+        stdout_of(["git", "-C", str(REPO), "describe", "--always", "--dirty"]) or "unknown revision"
+    )
 
 
 def ours(binary: Path) -> Init:

@@ -7,6 +7,7 @@ use crate::cli::{Failure, Options};
 use crate::exit::{self, Remap};
 use crate::grace::{self, GracePeriod};
 use crate::signals::{self, Rewrites};
+use nix::libc;
 
 /// Everything the supervisor needs to know, fixed before the child is started.
 pub struct Config {
@@ -115,8 +116,6 @@ pub fn resolve(
 fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
-
-use nix::libc;
 
 #[cfg(test)]
 mod tests {

@@ -132,7 +132,7 @@ impl Supervisor {
                 }
             } else if sys::send(-child, signal) == Err(Errno::ESRCH) && !self.child_reaped {
                 // The child has not called setsid() yet, so its group does not exist: signal the
-                // child alone, whose default actions are already back (see sys::spawn).
+                // child alone, whose actions are the defaults already (see sys::take_over_signals).
                 let _ = sys::send(child, signal);
             }
         }

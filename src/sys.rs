@@ -61,7 +61,7 @@ impl std::fmt::Display for OsError {
 pub struct SignalSet(libc::sigset_t);
 
 /// Blocks every signal and puts each back to its default action, whatever dumb-init inherited
-/// (a parent may ignore some, and Rust's start-up ignores `SIGPIPE`). Signals then queue up until
+/// (a parent or shell may have ignored some, such as `SIGINT` for a background job). Signals then queue up until
 /// `wait` takes them, one at a time, in the main loop.
 ///
 /// Default actions are safe here, even as PID 1: the kernel never discards a blocked signal, and
