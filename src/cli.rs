@@ -27,6 +27,8 @@ pub struct Options {
     pub pdeathsig: Option<i32>,
     /// `--pause`: run no command.
     pub pause: bool,
+    /// `--wait-all`: stay until every process has exited.
+    pub wait_all: bool,
     /// Index in the arguments of the command's first word (the argument count when there is none).
     pub command: usize,
 }
@@ -84,6 +86,7 @@ enum Opt {
     RemapExit,
     Pause,
     Pdeathsig,
+    WaitAll,
 }
 
 struct LongOption {
@@ -99,7 +102,7 @@ const fn long(name: &'static str, opt: Opt, takes_value: bool, legacy: bool) -> 
 }
 
 /// In 1.2.5's order first, since glibc lists ambiguous candidates in table order.
-const LONG_OPTIONS: [LongOption; 10] = [
+const LONG_OPTIONS: [LongOption; 11] = [
     long("help", Opt::Help, false, true),
     long("single-child", Opt::SingleChild, false, true),
     long("rewrite", Opt::Rewrite, true, true),
@@ -110,6 +113,7 @@ const LONG_OPTIONS: [LongOption; 10] = [
     long("remap-exit", Opt::RemapExit, true, false),
     long("pause", Opt::Pause, false, false),
     long("pdeathsig", Opt::Pdeathsig, true, false),
+    long("wait-all", Opt::WaitAll, false, false),
 ];
 
 /// The program name for messages: `argv[0]` as given.
@@ -221,6 +225,7 @@ fn apply(options: &mut Options, prog: &[u8], opt: Opt, value: &[u8]) -> Result<O
         Opt::Verbose => options.verbose = true,
         Opt::SingleChild => options.single_child = true,
         Opt::Pause => options.pause = true,
+        Opt::WaitAll => options.wait_all = true,
         Opt::Rewrite => {
             let (from, to) = signals::parse_rule(value).map_err(|why| bad_rewrite(prog, value, why))?;
             options.rewrites.set(from, to);
@@ -236,7 +241,7 @@ fn apply(options: &mut Options, prog: &[u8], opt: Opt, value: &[u8]) -> Result<O
         }
         Opt::Pdeathsig => {
             let signal =
-                signals::parse_catchable(value).map_err(|why| Failure::bad_value(prog, "--pdeathsig", value, why))?;
+                signals::parse_receivable(value).map_err(|why| Failure::bad_value(prog, "--pdeathsig", value, why))?;
             options.pdeathsig = Some(signal);
         }
     }
@@ -289,6 +294,10 @@ Optional arguments:
                         Act as if SIGNAL was received when dumb-init's parent dies.
        --pause          Run no command: only reap orphans, and exit 0 on
                         SIGTERM or SIGINT (a pod's shared PID 1).
+       --wait-all       When the child exits, do not end the other processes:
+                        forward signals to them and exit, with the child's
+                        status, once none is left. With --grace-period, the
+                        first SIGTERM or SIGINT then starts the period.
 
 Environment variables (an option on the command line wins over its variable):
    DUMB_INIT_DEBUG=1            like --verbose
@@ -298,6 +307,7 @@ Environment variables (an option on the command line wins over its variable):
    DUMB_INIT_REMAP_EXIT=F:T,... like --remap-exit=F:T for each rule
    DUMB_INIT_PDEATHSIG=SIGNAL   like --pdeathsig=SIGNAL
    DUMB_INIT_PAUSE=1            like --pause
+   DUMB_INIT_WAIT_ALL=1         like --wait-all
 
 When not PID 1, dumb-init registers as a child subreaper, so orphaned
 descendants are reaped by it rather than by the host's init.
@@ -449,7 +459,7 @@ mod tests {
             assert!(message.contains("\nUsage: -r, --rewrite FROM:TO"), "{message}");
         }
         assert!(fail(&[b"dumb-init", b"-r", b"15:3x"]).contains("'3x' is not a signal"));
-        assert!(fail(&[b"dumb-init", b"-r", b"KILL:1"]).contains("cannot be caught"));
+        assert!(fail(&[b"dumb-init", b"-r", b"KILL:1"]).contains("cannot be caught, so dumb-init never receives it"));
     }
 
     #[test]

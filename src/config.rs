@@ -21,6 +21,7 @@ pub struct Config {
     pub remap: Remap,
     pub pdeathsig: Option<i32>,
     pub pause: bool,
+    pub wait_all: bool,
     /// `DUMB_INIT_DEBUG=1` switched verbose mode on (1.2.5 then says so first).
     pub debug_from_env: bool,
     /// `DUMB_INIT_SETSID=0` switched setsid mode off.
@@ -46,6 +47,17 @@ pub fn resolve(
     }
     if !pause && !has_command {
         return Err(Failure::usage(prog));
+    }
+    let wait_all = options.wait_all || is("DUMB_INIT_WAIT_ALL", b"1");
+    if pause && wait_all {
+        return Err(Failure(
+            [
+                prog,
+                b": --wait-all waits for the processes a command leaves, and --pause runs none; \
+                  use one of --wait-all (DUMB_INIT_WAIT_ALL) and --pause (DUMB_INIT_PAUSE)\n",
+            ]
+            .concat(),
+        ));
     }
 
     let debug_from_env = is("DUMB_INIT_DEBUG", b"1");
@@ -94,7 +106,7 @@ pub fn resolve(
     let pdeathsig = match (options.pdeathsig, value("DUMB_INIT_PDEATHSIG")) {
         (Some(signal), _) => Some(signal),
         (None, Some(text)) => Some(
-            signals::parse_catchable(&text)
+            signals::parse_receivable(&text)
                 .map_err(|why| Failure::bad_value(prog, "DUMB_INIT_PDEATHSIG", &text, why))?,
         ),
         (None, None) => None,
@@ -108,6 +120,7 @@ pub fn resolve(
         remap,
         pdeathsig,
         pause,
+        wait_all,
         debug_from_env,
         setsid_off_from_env,
     })
@@ -209,7 +222,8 @@ mod tests {
         assert!(message.starts_with("dumb-init: invalid DUMB_INIT_GRACE_PERIOD value 'soon': "), "{message}");
         let message = err(&[b"dumb-init", b"x"], &[("DUMB_INIT_REWRITE", "TERM:QUIT,,")]);
         assert!(message.starts_with("dumb-init: invalid DUMB_INIT_REWRITE value 'TERM:QUIT,,': ''"), "{message}");
-        assert!(err(&[b"dumb-init", b"x"], &[("DUMB_INIT_REWRITE", "KILL:1")]).contains("cannot be caught"));
+        assert!(err(&[b"dumb-init", b"x"], &[("DUMB_INIT_REWRITE", "KILL:1")])
+            .contains("cannot be caught, so dumb-init never receives it"));
         assert!(err(&[b"dumb-init", b"x"], &[("DUMB_INIT_REMAP_EXIT", "143:0,999:1")]).contains("'999:1'"));
         assert!(
             err(&[b"dumb-init", b"x"], &[("DUMB_INIT_PDEATHSIG", "NOPE")]).contains("DUMB_INIT_PDEATHSIG value 'NOPE'")

@@ -12,7 +12,9 @@
 #![cfg_attr(not(test), no_main)]
 
 mod cli;
+mod command;
 mod config;
+mod errno;
 mod exit;
 mod grace;
 mod say;
@@ -26,7 +28,8 @@ use say::{debug, error};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
-use supervisor::{Handoff, Supervisor};
+use supervisor::Supervisor;
+use sys::Signals;
 
 #[cfg(not(test))] // the unit tests bring their own main
 #[no_mangle]
@@ -62,10 +65,13 @@ fn run(args: Vec<Vec<u8>>) -> ! {
     debug!(config.debug_from_env, "Running in debug mode.");
     debug!(config.verbose && config.setsid_off_from_env, "Not running in setsid mode.");
 
-    let signals = sys::take_over_signals();
-    let parent_gone = watch_parent(&config, parent);
+    sys::take_over_signals();
+    let mut signals = Signals::new();
+    let parent_gone = watch_parent(&config, parent, &mut signals);
     reap_orphans(&config);
-    let handoff = if config.setsid { detach_tty(&config) } else { Handoff::default() };
+    if config.setsid {
+        detach_tty(&config);
+    }
     let child = if config.pause {
         debug!(config.verbose, "Pausing: no child; waiting for SIGTERM or SIGINT.");
         None
@@ -76,7 +82,7 @@ fn run(args: Vec<Vec<u8>>) -> ! {
     if let Err(errno) = sys::chdir_root() {
         debug!(config.verbose, "Unable to chdir(\"/\") ({})", sys::OsError(errno));
     }
-    Supervisor::new(config, signals, child, handoff).run(parent_gone)
+    Supervisor::new(config, signals, child).run(parent_gone)
 }
 
 /// Prints `message` on stderr and exits with `status` (help, version, and every failure before
@@ -89,7 +95,7 @@ fn finish(message: &[u8], status: i32) -> ! {
 /// `--list-signals`: `NUMBER NAME` lines on stdout.
 fn list_signals() -> ! {
     let mut out = std::io::stdout().lock();
-    for n in signals::all() {
+    for n in signals::named() {
         if writeln!(out, "{n} {}", signals::Name(n)).is_err() {
             break;
         }
@@ -98,22 +104,37 @@ fn list_signals() -> ! {
     sys::exit(0)
 }
 
-/// `--pdeathsig`: asks the kernel for the signal when the parent dies. Returns the signal if the
-/// parent has already died (dumb-init was re-parented before the request took effect).
-fn watch_parent(config: &Config, parent: i32) -> Option<i32> {
-    let signal = config.pdeathsig?;
+/// `--pdeathsig`: watches the parent process, so that the supervisor acts on the signal when it
+/// exits. Returns whether it has exited already (dumb-init was re-parented while starting up).
+fn watch_parent(config: &Config, parent: i32, signals: &mut Signals) -> bool {
+    let Some(signal) = config.pdeathsig else { return false };
+    let gone = || {
+        debug!(config.verbose, "Parent already gone: acting on signal {signal} now.");
+        true
+    };
+    // PID 1 of a namespace sees its parent as 0: it cannot name it, so it falls back on the kernel's
+    // parent-death signal, as it does without pidfds (Linux before 5.3).
+    if parent != 0 {
+        match signals.watch_parent(parent) {
+            Ok(false) => {
+                debug!(config.verbose, "Parent death signal set to {signal} (watching parent process {parent}).");
+                return false;
+            }
+            Ok(true) => return gone(),
+            Err(errno) => debug!(config.verbose, "Unable to watch the parent process ({}).", sys::OsError(errno)),
+        }
+    }
+    // The kernel sends it when the *thread* that started dumb-init ends, which for a
+    // single-threaded parent is the same thing.
     if let Err(errno) = sys::set_parent_death_signal(signal) {
         error!("Unable to set the parent death signal ({}).", sys::OsError(errno));
-        return None;
+        return false;
     }
-    debug!(config.verbose, "Parent death signal set to {signal}.");
-    // PID 1 of a namespace sees its parent as 0 and cannot tell; any other change of parent means
-    // the one that started dumb-init is gone.
+    debug!(config.verbose, "Parent death signal set to {signal} (when the thread that started dumb-init exits).");
     if parent != 0 && sys::parent_pid() != parent {
-        debug!(config.verbose, "Parent already gone: acting on signal {signal} now.");
-        return Some(signal);
+        return gone();
     }
-    None
+    false
 }
 
 /// Outside a PID namespace of its own, orphans of the child would go to the host's init, which
@@ -130,28 +151,23 @@ fn reap_orphans(config: &Config) {
     }
 }
 
-/// Lets go of the controlling terminal so the child's new session can take it (setsid mode).
-fn detach_tty(config: &Config) -> Handoff {
+/// Lets go of the controlling terminal so the child's new session can take it (setsid mode). The
+/// kernel then sends `SIGHUP` and `SIGCONT` to the terminal's foreground group in dumb-init's own
+/// name, which the supervisor knows not to forward.
+fn detach_tty(config: &Config) {
     match sys::detach_tty() {
         Ok(true) => {
-            debug!(config.verbose, "Detached from controlling tty, ignoring the first SIGHUP and SIGCONT we receive.");
-            Handoff { hangup: true, cont: true }
+            debug!(config.verbose, "Detached from controlling tty, ignoring the first SIGHUP and SIGCONT we receive.")
         }
-        Ok(false) => {
-            debug!(config.verbose, "Detached from controlling tty, but was not session leader.");
-            Handoff::default()
-        }
-        Err(errno) => {
-            debug!(config.verbose, "Unable to detach from controlling tty ({}).", sys::OsError(errno));
-            Handoff::default()
-        }
+        Ok(false) => debug!(config.verbose, "Detached from controlling tty, but was not session leader."),
+        Err(errno) => debug!(config.verbose, "Unable to detach from controlling tty ({}).", sys::OsError(errno)),
     }
 }
 
 /// Starts the command; exits if it cannot.
 fn spawn(config: &Config, command: Vec<Vec<u8>>) -> i32 {
-    let command = sys::Command::new(command);
-    match sys::spawn(&command, config.setsid, config.verbose) {
+    let mut command = sys::Command::new(command);
+    match sys::spawn(&mut command, config.setsid, config.verbose) {
         Ok(pid) => {
             debug!(config.verbose, "Child spawned with PID {pid}.");
             pid

@@ -1,14 +1,22 @@
 //! Signal numbers and names, and the rewrite table applied before forwarding.
 //!
-//! Pure logic: no system calls. The only thing asked of the C library is where its real-time range
-//! starts and ends (glibc keeps 32 and 33 for itself, musl keeps 32 to 34), which is a constant of
-//! the libc we are linked with, not of the kernel.
+//! Pure logic: no system calls. Names follow glibc's numbering whatever C library dumb-init is
+//! linked with: the kernel has signals 1 to 64, glibc keeps 32 and 33 for its threads and calls 34
+//! `SIGRTMIN`, musl keeps 32 to 34 and calls 35 `SIGRTMIN`. A user's `RTMIN+1` must mean the same
+//! signal on every build, so the range is fixed here rather than asked of the C library. dumb-init
+//! starts no threads, so 32 and 33 are ordinary signals to it: caught, forwarded, rewritable by number.
 
 use nix::libc;
 use std::fmt;
 
-/// One more than the highest signal number on Linux (`SIGRTMAX` is 64 on every architecture we build for).
+/// One more than the highest signal number on Linux (64 on every architecture we build for).
 pub const TABLE_SIZE: usize = 65;
+
+/// glibc's `SIGRTMIN`: the first real-time signal with a name.
+pub const RTMIN: i32 = 34;
+
+/// `SIGRTMAX`.
+pub const RTMAX: i32 = 64;
 
 /// The classic signals, numbered as the C library numbers them on this architecture.
 const CLASSIC: [(i32, &str); 31] = [
@@ -48,19 +56,9 @@ const CLASSIC: [(i32, &str); 31] = [
 /// Other names the C library and `kill -l` accept for the same signals.
 const ALIASES: [(i32, &str); 3] = [(libc::SIGABRT, "IOT"), (libc::SIGCHLD, "CLD"), (libc::SIGIO, "POLL")];
 
-/// First real-time signal the C library lets programs use.
-pub fn rtmin() -> i32 {
-    libc::SIGRTMIN()
-}
-
-/// Last real-time signal.
-pub fn rtmax() -> i32 {
-    libc::SIGRTMAX().min(TABLE_SIZE as i32 - 1)
-}
-
-/// Whether `n` is a signal a program may send: a classic one or one of the real-time range.
+/// Whether the kernel has signal `n`.
 pub fn exists(n: i32) -> bool {
-    (1..=31).contains(&n) || (rtmin()..=rtmax()).contains(&n)
+    (1..=RTMAX).contains(&n)
 }
 
 /// Whether a process can catch `n` (and so whether dumb-init can receive and forward it).
@@ -68,9 +66,10 @@ pub fn catchable(n: i32) -> bool {
     exists(n) && n != libc::SIGKILL && n != libc::SIGSTOP
 }
 
-/// Every signal dumb-init can be sent, in order: what `--list-signals` prints.
-pub fn all() -> impl Iterator<Item = i32> {
-    (1..=rtmax()).filter(|&n| exists(n))
+/// Every signal with a name, in order: what `--list-signals` prints (as `kill -l` does, it leaves
+/// out 32 and 33, which have none).
+pub fn named() -> impl Iterator<Item = i32> {
+    (1..=RTMAX).filter(|&n| n <= 31 || n >= RTMIN)
 }
 
 /// A signal's name as `kill -l` and the manual pages write it: `SIGTERM`, `SIGRTMIN+3`, `SIGRTMAX-1`.
@@ -82,13 +81,12 @@ impl fmt::Display for Name {
         if let Some((_, name)) = CLASSIC.iter().find(|(num, _)| *num == n) {
             return write!(f, "SIG{name}");
         }
-        let (min, max) = (rtmin(), rtmax());
         // Like `kill -l`: the lower half counts up from RTMIN, the upper half down from RTMAX.
         match n {
-            _ if n == min => f.write_str("SIGRTMIN"),
-            _ if n == max => f.write_str("SIGRTMAX"),
-            _ if n > min && n - min <= (max - min) / 2 => write!(f, "SIGRTMIN+{}", n - min),
-            _ if n > min && n < max => write!(f, "SIGRTMAX-{}", max - n),
+            RTMIN => f.write_str("SIGRTMIN"),
+            RTMAX => f.write_str("SIGRTMAX"),
+            _ if n > RTMIN && n - RTMIN <= (RTMAX - RTMIN) / 2 => write!(f, "SIGRTMIN+{}", n - RTMIN),
+            _ if n > RTMIN && n < RTMAX => write!(f, "SIGRTMAX-{}", RTMAX - n),
             _ => write!(f, "signal {n}"),
         }
     }
@@ -99,24 +97,25 @@ impl fmt::Display for Name {
 pub enum BadSignal {
     /// Not a number and not a name we know.
     Unknown,
-    /// A number outside the signals this system has (such as 99, or glibc's reserved 32 and 33).
+    /// A number outside the signals the kernel has (such as 0 or 99).
     OutOfRange,
-    /// `SIGKILL` or `SIGSTOP` where a signal must be catchable.
+    /// `SIGKILL` or `SIGSTOP` where dumb-init must receive the signal: it never can.
     Uncatchable,
+    /// `SIGCHLD` where dumb-init must receive the signal: it takes it for itself, to reap children.
+    Reserved,
 }
 
 impl fmt::Display for BadSignal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (min, max) = (rtmin(), rtmax());
-        match self {
-            BadSignal::Unknown => write!(
-                f,
-                "not a signal; use a number (1-31, {min}-{max}) or a name such as TERM, SIGUSR1, RTMIN+3 \
+        f.write_str(match self {
+            BadSignal::Unknown => {
+                "not a signal; use a number (1-64) or a name such as TERM, SIGUSR1, RTMIN+3 \
                  (dumb-init --list-signals prints them all)"
-            ),
-            BadSignal::OutOfRange => write!(f, "no such signal; signals are 1-31 and {min}-{max}"),
-            BadSignal::Uncatchable => f.write_str("SIGKILL and SIGSTOP cannot be caught, so they cannot be rewritten"),
-        }
+            }
+            BadSignal::OutOfRange => "no such signal; signals are 1-64",
+            BadSignal::Uncatchable => "a signal that cannot be caught, so dumb-init never receives it",
+            BadSignal::Reserved => "taken by dumb-init itself (SIGCHLD makes it reap children), so never forwarded",
+        })
     }
 }
 
@@ -132,28 +131,27 @@ pub fn parse(word: &[u8]) -> Result<i32, BadSignal> {
     if let Some((n, _)) = by_name {
         return Ok(*n);
     }
-    let (min, max) = (rtmin(), rtmax());
     let n = if let Some(rest) = name.strip_prefix(b"RTMIN") {
-        offset(rest, b'+').map(|k| min.saturating_add(k))
+        offset(rest, b'+').map(|k| RTMIN.saturating_add(k))
     } else if let Some(rest) = name.strip_prefix(b"RTMAX") {
-        offset(rest, b'-').map(|k| max.saturating_sub(k))
+        offset(rest, b'-').map(|k| RTMAX.saturating_sub(k))
     } else {
         None
     };
     match n {
-        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(n) if (RTMIN..=RTMAX).contains(&n) => Ok(n),
         Some(_) => Err(BadSignal::OutOfRange),
         None => Err(BadSignal::Unknown),
     }
 }
 
-/// Parses a signal that dumb-init must be able to receive (the source of a rewrite, `--pdeathsig`).
-pub fn parse_catchable(word: &[u8]) -> Result<i32, BadSignal> {
-    let n = parse(word)?;
-    if catchable(n) {
-        Ok(n)
-    } else {
-        Err(BadSignal::Uncatchable)
+/// Parses a signal that dumb-init must receive and act on: the source of a rewrite, `--pdeathsig`.
+/// A rule for one it can never act on would be accepted and silently do nothing.
+pub fn parse_receivable(word: &[u8]) -> Result<i32, BadSignal> {
+    match parse(word)? {
+        n if !catchable(n) => Err(BadSignal::Uncatchable),
+        libc::SIGCHLD => Err(BadSignal::Reserved),
+        n => Ok(n),
     }
 }
 
@@ -196,7 +194,7 @@ impl fmt::Display for BadRule {
 pub fn parse_rule(rule: &[u8]) -> Result<(i32, i32), BadRule> {
     let colon = rule.iter().position(|&b| b == b':').ok_or(BadRule::Shape)?;
     let (from, to) = (&rule[..colon], &rule[colon + 1..]);
-    let from_n = parse_catchable(from).map_err(|why| BadRule::Part(from.to_vec(), why))?;
+    let from_n = parse_receivable(from).map_err(|why| BadRule::Part(from.to_vec(), why))?;
     let to_n = if !to.is_empty() && to.iter().all(|&b| b == b'0') {
         0
     } else {
@@ -264,20 +262,22 @@ mod tests {
         assert_eq!(parse(b"term"), Ok(15));
         assert_eq!(parse(b"SigUsr1"), Ok(10));
         assert_eq!(parse(b"CLD"), Ok(17));
-        assert_eq!(parse(b"RTMIN"), Ok(rtmin()));
-        assert_eq!(parse(b"RTMIN+3"), Ok(rtmin() + 3));
-        assert_eq!(parse(b"SIGRTMIN+3"), Ok(rtmin() + 3));
-        assert_eq!(parse(b"rtmax-1"), Ok(rtmax() - 1));
+        assert_eq!(parse(b"RTMIN"), Ok(34));
+        assert_eq!(parse(b"RTMIN+3"), Ok(37));
+        assert_eq!(parse(b"SIGRTMIN+3"), Ok(37));
+        assert_eq!(parse(b"rtmax-1"), Ok(63));
         assert_eq!(parse(b"RTMAX"), Ok(64));
         assert_eq!(parse(b"64"), Ok(64));
         assert_eq!(parse(b"0015"), Ok(15));
+        // glibc's reserved signals have no names, but dumb-init forwards them, so numbers are fine.
+        assert_eq!(parse(b"32"), Ok(32));
+        assert_eq!(parse(b"33"), Ok(33));
     }
 
     #[test]
     fn bad_signals() {
         assert_eq!(parse(b""), Err(BadSignal::Unknown));
         assert_eq!(parse(b"0"), Err(BadSignal::OutOfRange));
-        assert_eq!(parse(b"32"), Err(BadSignal::OutOfRange));
         assert_eq!(parse(b"65"), Err(BadSignal::OutOfRange));
         assert_eq!(parse(b"99999999999999"), Err(BadSignal::OutOfRange));
         assert_eq!(parse(b"-1"), Err(BadSignal::Unknown));
@@ -291,20 +291,28 @@ mod tests {
         assert_eq!(parse(b"RTMIN+"), Err(BadSignal::Unknown));
         assert_eq!(parse(b"RTMIN+31"), Err(BadSignal::OutOfRange));
         assert_eq!(parse(b"RTMAX-99999999999"), Err(BadSignal::OutOfRange));
-        assert_eq!(parse_catchable(b"KILL"), Err(BadSignal::Uncatchable));
-        assert_eq!(parse_catchable(b"19"), Err(BadSignal::Uncatchable));
+        assert_eq!(parse_receivable(b"KILL"), Err(BadSignal::Uncatchable));
+        assert_eq!(parse_receivable(b"19"), Err(BadSignal::Uncatchable));
+        assert_eq!(parse_receivable(b"CHLD"), Err(BadSignal::Reserved));
+        assert_eq!(parse_receivable(b"SIGCLD"), Err(BadSignal::Reserved));
+        assert_eq!(parse_receivable(b"32"), Ok(32));
     }
 
     #[test]
     fn names_round_trip() {
-        for n in all() {
+        for n in named() {
             let name = Name(n).to_string();
             assert_eq!(parse(name.as_bytes()), Ok(n), "{name}");
         }
         assert_eq!(Name(15).to_string(), "SIGTERM");
-        assert_eq!(Name(rtmin() + 1).to_string(), "SIGRTMIN+1");
-        assert_eq!(Name(rtmax() - 1).to_string(), "SIGRTMAX-1");
-        assert_eq!(all().count(), 31 + (rtmax() - rtmin() + 1) as usize);
+        // As glibc and `kill -l` number them, whatever the C library.
+        assert_eq!(Name(34).to_string(), "SIGRTMIN");
+        assert_eq!(Name(35).to_string(), "SIGRTMIN+1");
+        assert_eq!(Name(49).to_string(), "SIGRTMIN+15");
+        assert_eq!(Name(50).to_string(), "SIGRTMAX-14");
+        assert_eq!(Name(63).to_string(), "SIGRTMAX-1");
+        assert_eq!(Name(64).to_string(), "SIGRTMAX");
+        assert_eq!(named().count(), 31 + 31);
     }
 
     #[test]
@@ -312,10 +320,14 @@ mod tests {
         assert_eq!(parse_rule(b"15:3"), Ok((15, 3)));
         assert_eq!(parse_rule(b"TERM:QUIT"), Ok((15, 3)));
         assert_eq!(parse_rule(b"INT:0"), Ok((2, 0)));
-        assert_eq!(parse_rule(b"RTMIN+2:TERM"), Ok((rtmin() + 2, 15)));
+        assert_eq!(parse_rule(b"RTMIN+2:TERM"), Ok((36, 15)));
+        assert_eq!(parse_rule(b"32:33"), Ok((32, 33)));
+        assert_eq!(parse_rule(b"TERM:CHLD"), Ok((15, 17)));
         assert_eq!(parse_rule(b"TSTP:STOP"), Ok((20, 19)));
         assert_eq!(parse_rule(b"15"), Err(BadRule::Shape));
-        for bad in [&b"15:3x"[..], b"15::3", b":3", b"a:b", b"1:99", b"15:", b"9:15", b"STOP:1", b"15:-1"] {
+        for bad in
+            [&b"15:3x"[..], b"15::3", b":3", b"a:b", b"1:99", b"15:", b"9:15", b"STOP:1", b"15:-1", b"CHLD:15", b"17:0"]
+        {
             assert!(parse_rule(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert_eq!(parse_rule(b"15:3x"), Err(BadRule::Part(b"3x".to_vec(), BadSignal::Unknown)));

@@ -1,50 +1,39 @@
 //! The system calls, each wrapped thinly: signals, processes, the terminal, `/proc`.
 //!
-//! `nix` is used where its types fit; signals go through `libc` directly, because dumb-init
-//! handles every signal as a plain number and `nix::sys::signal::Signal` has no real-time signals
-//! (nor can its `waitpid` decode a child killed by one).
+//! Signals go through the kernel's own calls (`rt_sigprocmask`, `rt_sigaction`,
+//! `rt_sigtimedwait`), not the C library's wrappers: those leave out the signals the C library
+//! keeps for its threads (32 and 33 on glibc, 32 to 34 on musl), which would then keep their
+//! default action and kill dumb-init. A signal set is the kernel's 64-bit mask, the same on every
+//! architecture dumb-init is built for. `nix` is used where its types fit.
 
+use crate::command::{self, Failure};
+use crate::errno::ErrorText;
 use crate::exit::ChildExit;
 use crate::say::{debug, error, Line};
 use crate::signals;
 use nix::errno::Errno;
-use nix::libc::{self, c_char, c_int};
+use nix::libc::{self, c_char, c_int, c_long};
 use nix::unistd;
 use std::ffi::CString;
 use std::fmt::Write;
-use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Writes all of `bytes` to stderr, retrying after interruptions; errors are dropped (there is
-/// nowhere left to report them).
+/// Set once stderr is a pipe nobody reads: every later write would fail the same way, and each
+/// failure would queue one more `SIGPIPE` for dumb-init.
+static STDERR_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes all of `bytes` to stderr, retrying after interruptions. Other errors drop the message
+/// (there is nowhere left to report them); a broken pipe stops all later writes.
 pub fn write_stderr(mut bytes: &[u8]) {
-    while !bytes.is_empty() {
+    while !bytes.is_empty() && !STDERR_GONE.load(Ordering::Relaxed) {
         // SAFETY: the pointer and length describe a live slice.
         let n = unsafe { libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), bytes.len()) };
         match n {
             n if n > 0 => bytes = &bytes[n as usize..],
             -1 if Errno::last() == Errno::EINTR => continue,
+            -1 if Errno::last() == Errno::EPIPE => STDERR_GONE.store(true, Ordering::Relaxed),
             _ => return,
         }
-    }
-}
-
-/// The C library's text for an error number, as `strerror` gives it (`No such file or directory`).
-pub struct ErrorText {
-    buf: [u8; 128],
-}
-
-pub fn describe(errno: Errno) -> ErrorText {
-    let mut text = ErrorText { buf: [0; 128] };
-    // SAFETY: strerror_r writes at most buf.len() bytes, NUL included, into the buffer given; the
-    // buffer is zeroed, so it is NUL-terminated even if the call fails.
-    unsafe { libc::strerror_r(errno as c_int, text.buf.as_mut_ptr().cast(), text.buf.len() - 1) };
-    text
-}
-
-impl std::fmt::Display for ErrorText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let len = self.buf.iter().position(|&b| b == 0).unwrap_or(self.buf.len());
-        f.write_str(&String::from_utf8_lossy(&self.buf[..len]))
     }
 }
 
@@ -53,37 +42,65 @@ pub struct OsError(pub Errno);
 
 impl std::fmt::Display for OsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "errno={} {}", self.0 as i32, describe(self.0))
+        write!(f, "errno={} {}", self.0 as i32, ErrorText(self.0 as i32))
     }
 }
 
-/// The signals dumb-init waits for: all of them.
-pub struct SignalSet(libc::sigset_t);
+/// A set of signals as the kernel takes it: bit `n - 1` for signal `n`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Mask(u64);
+
+impl Mask {
+    /// Signals 1 to 64 (the kernel leaves `SIGKILL` and `SIGSTOP` out of a mask by itself).
+    const ALL: Mask = Mask(u64::MAX);
+    const NONE: Mask = Mask(0);
+
+    /// The signals numbered above `n`.
+    fn above(n: i32) -> Mask {
+        Mask(u64::MAX.checked_shl(n as u32).unwrap_or(0))
+    }
+}
+
+/// The kernel's `struct timespec` for the calls made here directly (`long` fields, as the calls
+/// without a `_time64` suffix take on 32-bit architectures too).
+#[repr(C)]
+struct Timespec {
+    sec: c_long,
+    nsec: c_long,
+}
+
+impl Timespec {
+    fn from_nanos(nanos: u64) -> Timespec {
+        let sec = (nanos / 1_000_000_000).min(c_long::MAX as u64) as c_long;
+        Timespec { sec, nsec: (nanos % 1_000_000_000) as c_long }
+    }
+}
+
+fn set_mask(mask: Mask) {
+    // SAFETY: rt_sigprocmask reads one 8-byte mask, the size passed, and writes nothing.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &mask.0, std::ptr::null_mut::<u64>(), 8) };
+}
 
 /// Blocks every signal and puts each back to its default action, whatever dumb-init inherited
-/// (a parent or shell may have ignored some, such as `SIGINT` for a background job). Signals then queue up until
-/// `wait` takes them, one at a time, in the main loop.
+/// (a parent or shell may have ignored some, such as `SIGINT` for a background job). Signals then
+/// queue up until `Signals::next` takes them, one at a time, in the main loop.
 ///
 /// Default actions are safe here, even as PID 1: the kernel never discards a blocked signal, and
 /// only an *ignored* `SIGCHLD` makes it reap children behind dumb-init's back. The child inherits
-/// these dispositions, so it has nothing to reset before exec.
-pub fn take_over_signals() -> SignalSet {
+/// these actions, so it has nothing to reset before exec.
+pub fn take_over_signals() {
     // Blocked first: from here on no signal can act on dumb-init, whatever its action.
-    // SAFETY: sigfillset and sigprocmask only write the set passed in and this thread's mask.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        set
-    };
-    for signal in signals::all().filter(|&n| signals::catchable(n)) {
-        // SAFETY: a zeroed sigaction asks for the default action, with no handler to run.
+    set_mask(Mask::ALL);
+    // The kernel's struct sigaction is at most 32 bytes on the architectures built for; all zero
+    // is the default action, no flags and an empty mask, whatever its layout.
+    let default_action = [0u64; 4];
+    for signal in (1..=signals::RTMAX).filter(|&n| signals::catchable(n)) {
+        // SAFETY: rt_sigaction reads the action from a buffer large enough for the kernel's
+        // struct, and is given no place to write the old one.
         unsafe {
-            let action: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(signal, &action, std::ptr::null_mut());
-        }
+            libc::syscall(libc::SYS_rt_sigaction, signal, default_action.as_ptr(), std::ptr::null_mut::<u64>(), 8)
+        };
     }
-    SignalSet(set)
 }
 
 /// A signal taken from the queue, with who sent it.
@@ -94,38 +111,146 @@ pub struct Received {
     pub sender: i32,
 }
 
-/// Sleeps in the kernel until a signal is pending, and takes it.
-pub fn wait(set: &SignalSet) -> Received {
-    loop {
-        if let Some(received) = wait_until(set, None) {
-            return received;
+/// What woke the supervisor.
+pub enum Event {
+    Signal(Received),
+    /// The process that started dumb-init has exited (see `Signals::watch_parent`).
+    ParentDied,
+    /// The deadline passed.
+    Deadline,
+}
+
+/// dumb-init's incoming signals (all of them, blocked and queued), and optionally its parent.
+pub struct Signals {
+    /// The last signal taken: the next one is looked for above it first, so that no stream of one
+    /// signal can starve the others. The kernel always hands out the lowest-numbered pending
+    /// signal, so a steady flood of, say, `SIGHUP` would otherwise keep `SIGCHLD` waiting forever.
+    last: i32,
+    parent: Option<ParentWatch>,
+}
+
+/// A pidfd of the parent, and a signalfd so that a signal can wake the same `ppoll`.
+struct ParentWatch {
+    pidfd: c_int,
+    signalfd: c_int,
+}
+
+impl Signals {
+    pub fn new() -> Signals {
+        Signals { last: 0, parent: None }
+    }
+
+    /// Watches process `parent` from now on: `next` reports `Event::ParentDied` once it has exited.
+    /// Unlike the kernel's parent-death signal, which comes when the *thread* that started
+    /// dumb-init ends, this is the whole process. Returns whether the parent is gone already;
+    /// fails where the kernel has no pidfds (before Linux 5.3).
+    pub fn watch_parent(&mut self, parent: i32) -> Result<bool, Errno> {
+        // SAFETY: pidfd_open takes a PID and flags.
+        let pidfd = match Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, parent, 0) }) {
+            Ok(pidfd) => pidfd as c_int,
+            Err(Errno::ESRCH) => return Ok(true),
+            Err(errno) => return Err(errno),
+        };
+        if parent_pid() != parent {
+            // Re-parented: the parent exited before the pidfd was made, which may name another
+            // process by now.
+            close(pidfd);
+            return Ok(true);
         }
+        // SAFETY: signalfd4 reads one 8-byte mask; the descriptor is not inherited by the child.
+        let signalfd = unsafe { libc::syscall(libc::SYS_signalfd4, -1, &Mask::ALL.0, 8, libc::SFD_CLOEXEC) };
+        match Errno::result(signalfd) {
+            Ok(signalfd) => {
+                self.parent = Some(ParentWatch { pidfd, signalfd: signalfd as c_int });
+                Ok(false)
+            }
+            Err(errno) => {
+                close(pidfd);
+                Err(errno)
+            }
+        }
+    }
+
+    /// Sleeps in the kernel until a signal is pending and takes it, or until the parent being
+    /// watched exits, or until `deadline` (nanoseconds on the monotonic clock) passes. An
+    /// interruption (dumb-init stopped and continued) is never taken for the deadline.
+    pub fn next(&mut self, deadline: Option<u64>) -> Event {
+        loop {
+            if self.last != 0 {
+                if let Ok(received) = take(Mask::above(self.last), Some(0)) {
+                    return self.took(received);
+                }
+                self.last = 0;
+            }
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_sub(monotonic_nanos()) {
+                    Some(left) if left > 0 => Some(left),
+                    _ => return Event::Deadline,
+                },
+            };
+            if let Some(watch) = &self.parent {
+                if let Ok(received) = take(Mask::ALL, Some(0)) {
+                    return self.took(received);
+                }
+                if watch.parent_exited(left) {
+                    close(watch.pidfd);
+                    close(watch.signalfd);
+                    self.parent = None;
+                    return Event::ParentDied;
+                }
+                continue; // a signal is pending, or the time is up: the next round sees which
+            }
+            match take(Mask::ALL, left) {
+                Ok(received) => return self.took(received),
+                Err(_) => continue, // EAGAIN (time is up) or EINTR: the next round sees which
+            }
+        }
+    }
+
+    fn took(&mut self, received: Received) -> Event {
+        self.last = received.signal;
+        Event::Signal(received)
     }
 }
 
-/// Like `wait`, but gives up at `deadline` (nanoseconds on the monotonic clock) and returns `None`.
-pub fn wait_until(set: &SignalSet, deadline: Option<u64>) -> Option<Received> {
+impl ParentWatch {
+    /// Waits up to `left` nanoseconds (`None`: no limit) for the parent to exit or a signal to
+    /// be pending; says whether the parent has exited.
+    fn parent_exited(&self, left: Option<u64>) -> bool {
+        let mut fds = [
+            libc::pollfd { fd: self.pidfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.signalfd, events: libc::POLLIN, revents: 0 },
+        ];
+        let timeout = left.map(Timespec::from_nanos);
+        let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const Timespec);
+        // SAFETY: two valid pollfd entries, a timespec or NULL, and no signal mask to change.
+        let ready =
+            unsafe { libc::syscall(libc::SYS_ppoll, fds.as_mut_ptr(), 2, timeout_ptr, std::ptr::null::<u64>(), 8) };
+        ready > 0 && fds[0].revents != 0
+    }
+}
+
+/// Takes one pending signal of `mask`, waiting up to `timeout` nanoseconds (`None`: no limit).
+fn take(mask: Mask, timeout: Option<u64>) -> Result<Received, Errno> {
+    if mask == Mask::NONE {
+        return Err(Errno::EAGAIN);
+    }
     // SAFETY: siginfo_t is plain data; the kernel fills it in.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let signal = match deadline {
-        // SAFETY: valid set and info pointers.
-        None => unsafe { libc::sigwaitinfo(&set.0, &mut info) },
-        Some(deadline) => {
-            let left = deadline.saturating_sub(monotonic_nanos());
-            if left == 0 {
-                return None;
-            }
-            let timeout = libc::timespec { tv_sec: (left / 1_000_000_000) as _, tv_nsec: (left % 1_000_000_000) as _ };
-            // SAFETY: valid set, info and timeout pointers.
-            unsafe { libc::sigtimedwait(&set.0, &mut info, &timeout) }
-        }
-    };
-    if signal <= 0 {
-        return None; // EINTR (a stop and continue) or EAGAIN (the deadline passed)
-    }
+    let timeout = timeout.map(Timespec::from_nanos);
+    let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const Timespec);
+    // SAFETY: a valid mask of the size passed, a siginfo to fill in, a timespec or NULL.
+    let signal = unsafe { libc::syscall(libc::SYS_rt_sigtimedwait, &mask.0, &mut info, timeout_ptr, 8) };
+    let signal = Errno::result(signal)? as i32;
     // SAFETY: si_pid is meaningful for SI_USER, which is the only case it is read.
     let sender = if info.si_code == libc::SI_USER { unsafe { info.si_pid() } } else { 0 };
-    Some(Received { signal, sender })
+    Ok(Received { signal, sender })
+}
+
+fn close(fd: c_int) {
+    // SAFETY: closes a descriptor this module opened and no one else uses.
+    unsafe { libc::close(fd) };
 }
 
 /// Nanoseconds on the monotonic clock.
@@ -137,13 +262,20 @@ pub fn monotonic_nanos() -> u64 {
 }
 
 /// `kill(2)`: a positive `pid` is a process, a negative one a process group, -1 everything
-/// dumb-init may signal. Failure (typically: nobody left there) is rarely an error for dumb-init.
+/// dumb-init may signal; signal 0 only checks that one may. Failure (typically: nobody left
+/// there) is rarely an error for dumb-init.
 pub fn send(pid: i32, signal: i32) -> Result<(), Errno> {
     // SAFETY: kill has no memory effects.
     Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
 }
 
-/// What one non-blocking `waitpid` found.
+/// The process group of `pid`.
+pub fn group_of(pid: i32) -> Result<i32, Errno> {
+    // SAFETY: getpgid has no memory effects.
+    Errno::result(unsafe { libc::getpgid(pid) })
+}
+
+/// What one `waitpid` found.
 pub enum Reaped {
     Child(i32, ChildExit),
     /// Children exist but none has exited.
@@ -181,7 +313,7 @@ pub fn become_subreaper() -> Result<(), Errno> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
-/// Asks the kernel for `signal` when dumb-init's parent dies.
+/// Asks the kernel for `signal` when the thread that started dumb-init exits.
 pub fn set_parent_death_signal(signal: i32) -> Result<(), Errno> {
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and no pointers.
     let result = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) };
@@ -200,22 +332,30 @@ pub fn chdir_root() -> Result<(), Errno> {
     unistd::chdir("/")
 }
 
-/// Calls `f` with the PID of each child of dumb-init, as `/proc` lists them; returns how many.
-/// Used only when shutting down with a grace period, as a subreaper.
-pub fn for_each_child(mut f: impl FnMut(i32)) -> usize {
+/// Calls `f` with the PID of each child of dumb-init, as `/proc` lists them; returns how many, or
+/// `None` without `/proc`. Used only once the direct child has exited.
+pub fn for_each_child(mut f: impl FnMut(i32)) -> Option<usize> {
     // Single-threaded, so this thread's children are the process's children.
-    let Ok(mut file) = std::fs::File::open("/proc/thread-self/children") else { return 0 };
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe { libc::open(c"/proc/thread-self/children".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
     let mut buf = [0u8; 4096];
     let mut filled = 0;
-    while let Ok(n @ 1..) = file.read(&mut buf[filled..]) {
-        filled += n;
-        if filled == buf.len() {
-            break; // enough for one round; the caller asks again after reaping these
+    while filled < buf.len() {
+        // SAFETY: reads into the unfilled part of the buffer.
+        let n = unsafe { libc::read(fd, buf[filled..].as_mut_ptr().cast(), buf.len() - filled) };
+        if n <= 0 {
+            break;
         }
+        filled += n as usize;
     }
+    close(fd);
     let mut text = &buf[..filled];
     if filled == buf.len() {
-        // A full buffer may end in the middle of a PID: leave the last word for the next round.
+        // A full buffer may end in the middle of a PID: leave the last word for the next round
+        // (callers ask again after reaping these).
         text = &text[..text.iter().rposition(u8::is_ascii_whitespace).unwrap_or(0)];
     }
     let mut count = 0;
@@ -225,13 +365,18 @@ pub fn for_each_child(mut f: impl FnMut(i32)) -> usize {
             count += 1;
         }
     }
-    count
+    Some(count)
 }
 
 /// The child's command, made ready before `fork` so the child has nothing to allocate.
 pub struct Command {
     _argv: Vec<CString>,
-    pointers: Vec<*const c_char>,
+    argv: Vec<*const c_char>,
+    /// The paths to try, in order (see `command::candidates`).
+    paths: Vec<CString>,
+    /// `/bin/sh PATH ARGS...` for a file the kernel cannot execute: slot 1 is set to each path
+    /// that needs it.
+    script_argv: Vec<*const c_char>,
     /// `[dumb-init] CMD: `, for an exec failure.
     failure_prefix: Vec<u8>,
 }
@@ -240,17 +385,23 @@ impl Command {
     /// From the command's words. Arguments from `argv` hold no NUL byte, so none is dropped.
     pub fn new(words: Vec<Vec<u8>>) -> Command {
         let mut failure_prefix = b"[dumb-init] ".to_vec();
-        failure_prefix.extend_from_slice(words.first().map_or(&b""[..], |w| w));
+        let file = words.first().cloned().unwrap_or_default();
+        failure_prefix.extend_from_slice(&file);
         failure_prefix.extend_from_slice(b": ");
-        let argv: Vec<CString> = words.into_iter().filter_map(|w| CString::new(w).ok()).collect();
-        let mut pointers: Vec<*const c_char> = argv.iter().map(|w| w.as_ptr()).collect();
-        pointers.push(std::ptr::null());
-        Command { _argv: argv, pointers, failure_prefix }
+        let path = std::env::var_os("PATH").map(std::os::unix::ffi::OsStringExt::into_vec);
+        let paths = command::candidates(&file, path.as_deref()).into_iter().filter_map(|p| CString::new(p).ok());
+        let owned: Vec<CString> = words.into_iter().filter_map(|w| CString::new(w).ok()).collect();
+        let mut argv: Vec<*const c_char> = owned.iter().map(|w| w.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        // glibc's layout: the shell, the file, then the arguments after argv[0].
+        let mut script_argv = vec![command::SHELL.as_ptr(), std::ptr::null()];
+        script_argv.extend_from_slice(argv.get(1..).unwrap_or(&[std::ptr::null()]));
+        Command { _argv: owned, argv, paths: paths.collect(), script_argv, failure_prefix }
     }
 }
 
 /// Forks; the child becomes `command`. Returns the child's PID.
-pub fn spawn(command: &Command, setsid: bool, verbose: bool) -> Result<i32, Errno> {
+pub fn spawn(command: &mut Command, setsid: bool, verbose: bool) -> Result<i32, Errno> {
     // SAFETY: dumb-init has a single thread, so the child starts in a consistent state; it then
     // only makes system calls and formats into stack buffers until exec or _exit.
     match unsafe { libc::fork() } {
@@ -261,7 +412,7 @@ pub fn spawn(command: &Command, setsid: bool, verbose: bool) -> Result<i32, Errn
 }
 
 /// The child's side of `spawn`: never returns.
-fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
+fn become_command(command: &mut Command, setsid: bool, verbose: bool) -> ! {
     if setsid {
         // SAFETY: setsid has no memory effects.
         if unsafe { libc::setsid() } == -1 {
@@ -280,21 +431,45 @@ fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
     }
     // Every action is the default already (see take_over_signals), so a signal queued for the
     // child before exec acts on it as it would after.
-    // SAFETY: an empty set is valid; this opens the mask the command starts with.
-    unsafe {
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        // execvp searches PATH as the C library does (including running scripts without #! by sh).
-        libc::execvp(command.pointers[0], command.pointers.as_ptr());
-    }
-    let errno = Errno::last();
+    set_mask(Mask::NONE);
+    let errno = exec(command);
     let mut line = Line::empty();
     line.push(&command.failure_prefix);
-    let _ = write!(line, "{}", describe(errno));
+    let _ = write!(line, "{}", ErrorText(errno));
     line.emit();
     // SAFETY: as above.
     unsafe { libc::_exit(2) }
+}
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// Tries each path of `command` as glibc's `execvp` does; returns the error to report.
+fn exec(command: &mut Command) -> i32 {
+    let (mut last, mut denied) = (None, false);
+    for path in &command.paths {
+        // SAFETY: NUL-terminated path, NULL-terminated argument vectors of live strings, and the
+        // process's own environment.
+        let errno = unsafe {
+            libc::execve(path.as_ptr(), command.argv.as_ptr(), environ);
+            match Errno::last_raw() {
+                libc::ENOEXEC => {
+                    command.script_argv[1] = path.as_ptr();
+                    libc::execve(command::SHELL.as_ptr(), command.script_argv.as_ptr(), environ);
+                    Errno::last_raw()
+                }
+                errno => errno,
+            }
+        };
+        last = Some(errno);
+        match command::classify(errno) {
+            Failure::Missing => {}
+            Failure::Denied => denied = true,
+            Failure::Fatal => return errno,
+        }
+    }
+    command::final_error(last, denied)
 }
 
 /// Ends dumb-init with `status`.
