@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,8 +22,20 @@ TESTING = REPO / "testing"
 PY = sys.executable
 TREE = [PY, str(TESTING / "features_tree.py")]
 KEEPER = [PY, str(TESTING / "features_pdeath.py")]
+WAITALL_JOB = [PY, str(TESTING / "waitall_job.py")]
 PRINT_SIGNALS = [PY, "-m", "testing.print_signals"]
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+# Runs the command in a new mount namespace whose /proc is an empty tmpfs: no /proc to read.
+NO_PROC = [
+    "unshare",
+    "--mount",
+    "sh",
+    "-c",
+    'mount -t tmpfs -o size=4k none /proc && exec "$@"',
+    "sh",
+]
+# Runs the command as nobody, with no supplementary groups.
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 # Every test waits at most this long for a line or an exit that should come at once.
 PROMPT = 15.0
@@ -52,14 +66,20 @@ def run(
 
 
 def start(
-    argv: Sequence[str], *, env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    stdin: int = subprocess.DEVNULL,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
+    """Starts `argv` with stdout and stderr piped; `pass_fds` are inherited at the same numbers."""
     return subprocess.Popen(
         list(argv),
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env if env is not None else env_for(),
+        pass_fds=tuple(pass_fds),
     )
 
 
@@ -225,10 +245,14 @@ def assert_clean_error(
 
 @contextlib.contextmanager
 def running(
-    argv: Sequence[str], *, env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    stdin: int = subprocess.DEVNULL,
+    pass_fds: Sequence[int] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], Lines, Lines]]:
     """Starts `argv`; yields it with its stdout and stderr lines; kills what is left afterwards."""
-    proc = start(argv, env=env, stdin=stdin)
+    proc = start(argv, env=env, stdin=stdin, pass_fds=pass_fds)
     try:
         assert proc.stdout is not None and proc.stderr is not None
         yield proc, Lines(proc.stdout), Lines(proc.stderr)
@@ -245,3 +269,57 @@ def signal_table(dumb_init_bin: str) -> dict[str, int]:
         number, name = line.split(" ")
         table[name] = int(number)
     return table
+
+
+class Gate:
+    """A pipe whose read end a process under test inherits (pass `gate.fd` in `pass_fds`) and waits
+    on, as `waitall_job.py --hold/--release` do: `open()` lets it go. The test keeps the only write
+    end, so nothing else can open the gate; `close()` opens it too (end of file)."""
+
+    def __init__(self) -> None:
+        self.fd, self._write = os.pipe()
+
+    def open(self) -> None:
+        os.write(self._write, b"go\n")
+
+    def close(self) -> None:
+        for fd in (self.fd, self._write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@contextlib.contextmanager
+def gates(count: int) -> Iterator[list[Gate]]:
+    """`count` gates, closed on the way out."""
+    made = [Gate() for _ in range(count)]
+    try:
+        yield made
+    finally:
+        for gate in made:
+            gate.close()
+
+
+def host_pid(under: int, ns_pid: int) -> int:
+    """The PID on our side of a process that a PID namespace below `under` calls `ns_pid`."""
+    for pid in descendants(under):
+        levels = (status_field(pid, "NSpid") or "").split()
+        if len(levels) > 1 and levels[-1] == str(ns_pid):
+            return pid
+    raise AssertionError(f"no process below {under} is PID {ns_pid} of a namespace")
+
+
+@contextlib.contextmanager
+def runnable_by_anyone(path: str) -> Iterator[str]:
+    """A copy of the executable `path` that any user can run, removed on the way out. For runs as
+    nobody: the original may sit in a directory only root can enter (pytest's tmp_path too)."""
+    directory = Path(tempfile.mkdtemp(prefix="dumb-init-"))
+    try:
+        directory.chmod(0o755)
+        copy = directory / Path(path).name
+        shutil.copyfile(path, copy)
+        copy.chmod(0o755)
+        yield str(copy)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
