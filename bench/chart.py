@@ -15,8 +15,9 @@ from pathlib import Path
 from report import Run, rows
 from stats import compare, fmt
 
-COLORS = {"ours": "#d62728"}
-PEER_COLORS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f"]
+# Ours in reds (default build, release binary), the peers in cool or neutral colours.
+COLORS = {"ours": "#d62728", "ours-release": "#ff7f0e"}
+PEER_COLORS = ["#1f77b4", "#17becf", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f"]
 
 
 def ensure_matplotlib() -> bool:
@@ -54,7 +55,11 @@ def draw(run: Run, path: Path) -> None:
     peer_i = 0
     lo, hi = 1.0, 1.0
     for j, init in enumerate(inits):
-        color = COLORS["ours"] if init.ours else PEER_COLORS[peer_i % len(PEER_COLORS)]
+        color = (
+            COLORS.get(init.key, COLORS["ours"])
+            if init.ours
+            else PEER_COLORS[peer_i % len(PEER_COLORS)]
+        )
         peer_i += 0 if init.ours else 1
         ys, xs, texts = [], [], []
         for k, row in enumerate(data):

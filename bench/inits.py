@@ -1,20 +1,31 @@
-"""The inits under test: this tree's dumb-init (built here) and the peers from Debian.
+"""The inits under test: this tree's dumb-init twice (the wheel's default build, built here,
+and the x86_64 release binary that release/build.py makes) and the peers: Debian's packages,
+plus the C dumb-init built here with musl from Debian's source (bench/cmusl.py).
 
-Peers come from the distribution's packages only (apt-get), never vendored. A peer that
-is missing and cannot be installed is skipped with a note.
+Peers come from the distribution only (apt-get, or Debian's source archive), never vendored.
+An init that is missing and cannot be had is skipped with a note saying why.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import platform
 import re
 import shutil
 import struct
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cmusl
+
 REPO = Path(__file__).resolve().parent.parent
+DEFAULT_LABEL = "this dumb-init (wheel's default build)"
+RELEASE_LABEL = "this dumb-init (release, musl lean)"
+C_MUSL_LABEL = "dumb-init 1.2.5 (musl static)"
+RELEASE_ARCH = "x86_64"
 
 
 @dataclass(frozen=True)
@@ -148,20 +159,104 @@ def tree_revision() -> str:
     )
 
 
-def ours(binary: Path) -> Init:
+def ours(binary: Path, key: str = "ours", label: str = DEFAULT_LABEL, how: str = "") -> Init:
     """Our dumb-init, checked to be usable (`--version` says dumb-init vX.Y.Z)."""
     out = version_output(binary)
     m = re.match(r"dumb-init v(\d+\.\d+\.\d+)", out)
     if not m:
         raise RuntimeError(f"{binary} --version printed {out!r}, not 'dumb-init vX.Y.Z'")
-    return Init(
-        "ours",
-        f"dumb-init {m.group(1)} (this tree)",
-        binary,
-        out,
-        f"this tree ({tree_revision()}), release profile",
-        ours=True,
+    how = how or f"this tree ({tree_revision()}), cargo build --release (what the wheel ships)"
+    return Init(key, label, binary, out, how, ours=True)
+
+
+def cargo_version() -> str:
+    """The package version in Cargo.toml (its [package] section)."""
+    text = (REPO / "Cargo.toml").read_text()
+    package = text.split("[package]", 1)[-1].split("\n[", 1)[0]
+    m = re.search(r'^version\s*=\s*"([^"]+)"', package, re.MULTILINE)
+    if not m:
+        raise RuntimeError("no version in the [package] section of Cargo.toml")
+    return m.group(1)
+
+
+def _newest_source() -> float:
+    """mtime of the newest file the binary is built from (src/, Cargo.toml, Cargo.lock)."""
+    files = [*(REPO / "src").rglob("*.rs"), REPO / "Cargo.toml", REPO / "Cargo.lock"]
+    return max(f.stat().st_mtime for f in files if f.exists())
+
+
+def release_binary(notes: list[str], path: Path | None = None) -> Init | None:
+    """The x86_64 lean musl binary of release/build.py: `path` when given, else
+    dist/dumb-init_VERSION_x86_64, built by the release script when it is not there yet.
+    None (with a note) when it cannot be had or cannot run here."""
+    if platform.machine() != RELEASE_ARCH:
+        notes.append(f"release binary skipped: it is {RELEASE_ARCH}, this is {platform.machine()}")
+        return None
+    built = "given with --release-binary"
+    if path is None:
+        path = REPO / "dist" / f"dumb-init_{cargo_version()}_{RELEASE_ARCH}"
+        script = REPO / "release" / "build.py"
+        built = f"dist/{path.name}, present before the run"
+        if not path.exists() and script.exists():
+            cmd = [sys.executable, str(script), "--arch", RELEASE_ARCH, "--binaries-only"]
+            try:
+                p = subprocess.run(
+                    cmd, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                notes.append(f"release binary skipped: {' '.join(cmd[1:])}: {exc}")
+                return None
+            if p.returncode != 0:
+                tail = " ".join(p.stderr.strip().splitlines()[-3:])[:300]
+                notes.append(f"release binary skipped: {' '.join(cmd[1:])} failed: {tail}")
+                return None
+            built = f"dist/{path.name}, built by this run"
+        elif not path.exists():
+            notes.append(
+                f"release binary skipped: no dist/{path.name} and no release/build.py to build it"
+            )
+            return None
+    if not path.exists():
+        notes.append(f"release binary skipped: {path} does not exist")
+        return None
+    stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    if path.stat().st_mtime < _newest_source():
+        notes.append(
+            f"the release binary {path} (built {stamp}) is older than this tree's sources:"
+            " its figures may not be this tree's; delete it to have it rebuilt"
+        )
+    how = f"{built} ({stamp}), release/build.py --arch {RELEASE_ARCH} --binaries-only"
+    try:
+        return ours(path.resolve(), "ours-release", RELEASE_LABEL, how)
+    except RuntimeError as exc:
+        notes.append(f"release binary skipped: {exc}")
+        return None
+
+
+def c_musl_peer(cache: Path, install: bool, notes: list[str]) -> Init | None:
+    """The C dumb-init 1.2.5 built with musl-gcc (bench/cmusl.py), installing musl-tools
+    when musl-gcc is missing and that is allowed; None (with a note) when it cannot be had."""
+    if not shutil.which("musl-gcc") and install:
+        apt_install(["musl-tools"], notes)
+    musl_gcc = shutil.which("musl-gcc")
+    if not musl_gcc:
+        notes.append(f"{C_MUSL_LABEL} skipped: no musl-gcc (Debian's musl-tools)")
+        return None
+    musl = deb_version("musl-dev") or "?"
+    try:
+        exe = cmusl.build(cache, musl_gcc, musl)
+    except cmusl.Unavailable as exc:
+        notes.append(f"{C_MUSL_LABEL} skipped: {exc}")
+        return None
+    out = version_output(exe)
+    if not re.search(r"dumb-init v1\.2\.5", out):
+        notes.append(f"{C_MUSL_LABEL} skipped: {exe} --version says {out!r}")
+        return None
+    how = (
+        f"Debian source {cmusl.ORIG} (sha256 as in {cmusl.DSC}),"
+        f" musl-gcc {' '.join(cmusl.CFLAGS)}, musl {musl}"
     )
+    return Init("dumb-init-musl", C_MUSL_LABEL, exe, out, how)
 
 
 def linkage(path: Path) -> str:

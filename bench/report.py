@@ -1,5 +1,7 @@
-"""Markdown output: docs/benchmarks.md (table, goal check, details, method) and the short
-summary for the README. Where this project is behind a peer, the text says so plainly.
+"""Markdown output: docs/benchmarks.md (table, goal check, release targets, details, method)
+and the short summary for the README. Ours are up to two rows (the wheel's default build and
+the release binary), each compared with the best peer. Where this project is behind a peer,
+the text says so plainly.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from inits import Init
+import cmusl
+import targets
+from inits import C_MUSL_LABEL, DEFAULT_LABEL, RELEASE_ARCH, RELEASE_LABEL, Init
 from measure import DIRECT, SIGSTATE_VARIANTS, Plan, Results
-from stats import METRICS, Comparison, Figure, Metric, compare, fmt, verdict
+from stats import METRICS, Figure, Metric, compare, fmt, verdict
 
 
 @dataclass(frozen=True)
@@ -31,18 +35,33 @@ class Run:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One metric compared: ours, the best peer, their ratio and the verdict."""
+class Versus:
+    """One of ours against the best peer on one metric: ratio of medians and the verdict."""
 
-    metric: Metric
-    figs: dict[str, Figure]
-    best_key: str | None
     ratio: float
     verdict: str
 
 
-def _ours(run: Run) -> Init | None:
-    return next((i for i in run.inits if i.ours), None)
+@dataclass(frozen=True)
+class Row:
+    """One metric compared: every init's figures, the best peer, and each of ours against it."""
+
+    metric: Metric
+    figs: dict[str, Figure]
+    best_key: str | None
+    versus: dict[str, Versus]  # by our init's key
+
+
+# Short names of our rows, for column heads and the summary.
+SHORT = {"ours": "default build", "ours-release": "release binary"}
+
+
+def short(i: Init) -> str:
+    return SHORT.get(i.key, i.label)
+
+
+def _ours(run: Run) -> list[Init]:
+    return [i for i in run.inits if i.ours]
 
 
 def _peers(run: Run) -> list[Init]:
@@ -62,7 +81,6 @@ def family_alpha(run: Run) -> float:
 def rows(run: Run) -> list[Row]:
     """The compared metrics that have data, in table order."""
     out: list[Row] = []
-    ours = _ours(run)
     alpha = family_alpha(run)
     for m in METRICS:
         figs = run.results.figures.get(m.key, {})
@@ -70,13 +88,14 @@ def rows(run: Run) -> list[Row]:
         if not peers:
             continue
         best = min(peers, key=lambda p: figs[p.key].value)
-        c, word = Comparison(math.nan, 0, 0, 0), "–"
-        if ours and ours.key in figs and figs[ours.key].rounds:
-            c = compare(figs[ours.key], figs[best.key], m.floor)
-            word = verdict(c, m.exact, alpha=alpha)
-        elif ours:
-            word = "**no figure (failed)**"
-        out.append(Row(m, figs, best.key, c.ratio, word))
+        versus: dict[str, Versus] = {}
+        for o in _ours(run):
+            if o.key in figs and figs[o.key].rounds:
+                c = compare(figs[o.key], figs[best.key], m.floor)
+                versus[o.key] = Versus(c.ratio, verdict(c, m.exact, alpha=alpha))
+            else:
+                versus[o.key] = Versus(math.nan, "**no figure (failed)**")
+        out.append(Row(m, figs, best.key, versus))
     return out
 
 
@@ -122,7 +141,9 @@ def table(run: Run) -> list[str]:
     has_direct = any(DIRECT in r.figs for r in rows(run))
     head = ["figure", *[i.label for i in inits]]
     head += ["program alone"] if has_direct else []
-    head += ["ours ÷ best peer", "verdict"]
+    ours = _ours(run)
+    for o in ours:
+        head += [f"{short(o)} ÷ best peer", "verdict" if len(ours) == 1 else f"verdict, {short(o)}"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in rows(run):
         m = row.metric
@@ -134,8 +155,9 @@ def table(run: Run) -> list[str]:
             cells.append(_cell(f, m, f is not None and bool(f.rounds) and f.value == lowest))
         if has_direct:
             cells.append(_cell(row.figs.get(DIRECT), m, False) if m.baseline else "")
-        cells.append("–" if math.isnan(row.ratio) else f"×{row.ratio:.2f}")
-        cells.append(row.verdict)
+        for o in ours:
+            v = row.versus[o.key]
+            cells += ["–" if math.isnan(v.ratio) else f"×{v.ratio:.2f}", v.verdict]
         lines.append("| " + " | ".join(cells) + " |")
     extra = [
         ("survives 100,000 signals, child answers after", _storm_ok),
@@ -146,30 +168,41 @@ def table(run: Run) -> list[str]:
         cells = [title, *[fn(run, i.key) for i in inits]]
         if has_direct:
             cells.append(fn(run, DIRECT) if fn in (_sig_ok, _sig_ok_blk) else "")
-        cells += ["", ""]
+        cells += ["", ""] * len(ours)
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def goal_check(run: Run) -> list[str]:
-    """The goals, each answered yes or no, with the figures where we are behind."""
+    """The goals for each of ours, answered yes or no, with the figures where it is behind."""
     ours = _ours(run)
-    if ours is None:
+    if not ours:
         return ["No build of this tree was measured (peers-only run)."]
+    lines: list[str] = []
+    for o in ours:
+        if len(ours) > 1:
+            lines += [f"### {o.label}", ""]
+        lines += _goals_of(run, o)
+        lines.append("")
+    return lines[:-1]
+
+
+def _goals_of(run: Run, ours: Init) -> list[str]:
     rs = rows(run)
-    behind = [r for r in rs if r.verdict.startswith("**behind")]
-    noisy = [r for r in rs if r.verdict.startswith("slightly behind")]
-    failed = [r for r in rs if "failed" in r.verdict]
+    behind = [r for r in rs if r.versus[ours.key].verdict.startswith("**behind")]
+    noisy = [r for r in rs if r.versus[ours.key].verdict.startswith("slightly behind")]
+    failed = [r for r in rs if "failed" in r.versus[ours.key].verdict]
     names = {i.key: i.label for i in run.inits}
 
     def line(r: Row) -> str:
         best = r.figs[r.best_key] if r.best_key else Figure()
+        v = r.versus[ours.key]
         u = f" {r.metric.unit}" if r.metric.unit else ""
-        how = r.verdict.split("(", 1)[1].rstrip(")") if "(" in r.verdict else ""
+        how = v.verdict.split("(", 1)[1].rstrip(")") if "(" in v.verdict else ""
         return (
             f"  - {r.metric.title}: {fmt(r.figs[ours.key].value, r.metric.integer)}{u} against"
             f" {fmt(best.value, r.metric.integer)}{u} for {names.get(r.best_key or '', '?')},"
-            f" ×{r.ratio:.2f}" + (f", {how}" if how else "") + "."
+            f" ×{v.ratio:.2f}" + (f", {how}" if how else "") + "."
         )
 
     if behind or failed:
@@ -280,6 +313,15 @@ def method(run: Run) -> list[str]:
             " need no test."
         ),
         (
+            f"- **{C_MUSL_LABEL}**: Debian's source `{cmusl.ORIG}`, accepted only with the sha256"
+            f" that `{cmusl.DSC}` lists, compiled with `musl-gcc {' '.join(cmusl.CFLAGS)}`"
+            " (the musl build upstream's README recommends is `CC=musl-gcc make`, whose Makefile"
+            " passes -O3 instead of -Os; with musl the two binaries differ by a few hundred bytes)."
+            f" **{RELEASE_LABEL}**: `dist/dumb-init_VERSION_{RELEASE_ARCH}` from"
+            f" `python release/build.py --arch {RELEASE_ARCH} --binaries-only`."
+            f" **{DEFAULT_LABEL}**: `cargo build --release` of this tree, the binary the wheel ships."
+        ),
+        (
             "- Each init runs in its default mode as `INIT -- CMD`, stdin `/dev/null`. All timed paths use"
             " small C helpers compiled here with `gcc -static` (`bench/c/`), never a shell. The"
             f" measurements and everything they start run at nice {_nice(run)}, the same for every init."
@@ -376,7 +418,10 @@ def markdown(run: Run) -> str:
     ]
     if run.chart:
         lines += [f"![ratio of each init's figure to the best peer's]({run.chart})", ""]
-    lines += ["## Goals", "", *goal_check(run), "", "## The child's signal state", ""]
+    lines += ["## Goals", "", *goal_check(run), ""]
+    lines += ["## Release binary targets", ""]
+    lines += [*targets.section(run.inits, run.results, family_alpha(run)), ""]
+    lines += ["## The child's signal state", ""]
     lines += sigstate_table(run)
     lines += ["", "## Signal storm", "", *storm_table(run), ""]
     abs_st = run.results.figures.get("startup_abs", {})
@@ -396,7 +441,7 @@ def markdown(run: Run) -> str:
         ),
         _linkage_note(run),
         (
-            "In their default modes both dumb-inits signal the child's whole process group (the"
+            "In their default modes all dumb-inits signal the child's whole process group (the"
             " child runs `setsid`), while tini and catatonit signal the child alone."
         ),
         *_counted(run.results.notes),
@@ -406,22 +451,37 @@ def markdown(run: Run) -> str:
 
 
 def summary(run: Run) -> str:
-    """5-8 lines for the README."""
+    """5-9 lines for the README: each of ours against the best peer, and the release targets."""
     ours = _ours(run)
-    if ours is None:
+    if not ours:
         return "No build of this tree was measured.\n"
     rs = rows(run)
     names = {i.key: i.label for i in run.inits}
     by = {r.metric.key: r for r in rs}
+    several = len(ours) > 1
 
     def pair(key: str, who: bool = True) -> str:
+        """'OURS vs BEST (NAME)'; with two of ours 'default build A, release binary B vs ...'."""
         r = by.get(key)
-        if r is None or ours.key not in r.figs or not r.figs[ours.key].rounds:
+        if r is None:
             return "n/a"
         u = f" {r.metric.unit}" if r.metric.unit else ""
+        mine = [
+            (f"{short(o)} " if several else "") + f"{fmt(r.figs[o.key].value, r.metric.integer)}{u}"
+            for o in ours
+            if o.key in r.figs and r.figs[o.key].rounds
+        ]
+        if not mine:
+            return "n/a"
         best = r.figs[r.best_key] if r.best_key else Figure()
-        text = f"{fmt(r.figs[ours.key].value, r.metric.integer)}{u} vs {fmt(best.value, r.metric.integer)}{u}"
+        text = f"{', '.join(mine)} vs {fmt(best.value, r.metric.integer)}{u}"
         return f"{text} ({names.get(r.best_key or '', '?')})" if who else text
+
+    def each(values: dict[str, str]) -> str:
+        """One value when all of ours agree, else each with its short name."""
+        if len(set(values.values())) == 1:
+            return next(iter(values.values()))
+        return ", ".join(f"{short(o)} {values[o.key]}" for o in ours)
 
     peers = _peers(run)
     leaky = [
@@ -429,14 +489,16 @@ def summary(run: Run) -> str:
         for p in peers
         if _sig_ok(run, p.key) != "clean"
     ]
-    behind = [r.metric.title for r in rs if r.verdict.startswith("**behind")]
-    noisy = [r.metric.title for r in rs if r.verdict.startswith("slightly behind")]
+    answered = each({o.key: _storm_ok(run, o.key).split("(")[-1].rstrip(")") for o in ours})
+    sig = each({o.key: _sig_ok(run, o.key).replace("**", "") for o in ours})
     m = run.machine
+    who = "ours (the wheel's default build, then the x86_64 release binary)" if several else "ours"
     lines = [
         (
             f"Benchmarks ({m['cores']}-core {m['cpu']}, kernel {m['kernel']}, {run.started[:10]}; full table"
-            f" in docs/benchmarks.md, `tox -e bench`) against {', '.join(p.label for p in peers)} from"
-            " Debian; ours vs the best peer, medians:"
+            f" in docs/benchmarks.md, `tox -e bench`) against {', '.join(p.label for p in peers)}"
+            " (Debian's packages; the musl build made from Debian's source);"
+            f" {who} vs the best peer, medians:"
         ),
         (
             f"- Signal forwarding {pair('siglat_med')}, p99 {pair('siglat_p99')};"
@@ -445,20 +507,29 @@ def summary(run: Run) -> str:
         f"- Start-up overhead {pair('startup')}; reaping 10,000 orphans as PID 1 {pair('reap')}.",
         (
             f"- Idle wake-ups in 5 s: {pair('idle')}. 100,000 signals: survived and the child still"
-            f" answered in {_storm_ok(run, ours.key).split('(')[-1].rstrip(')')} rounds;"
-            f" init CPU {pair('storm_run')}."
+            f" answered in {answered} rounds; init CPU {pair('storm_run')}."
         ),
-        f"- Child's signal state with SIGINT ignored at start: {_sig_ok(run, ours.key).replace('**', '')}"
+        f"- Child's signal state with SIGINT ignored at start: {sig}"
         + (f" ({'; '.join(leaky)})." if leaky else "."),
         (
-            f"- Binary {pair('size')}, {pair('size_loaded', False)} counting shared libraries;"
+            f"- Binary {pair('size')}; {pair('size_loaded', False)} counting shared libraries;"
             f" resident memory {pair('rss')}."
         ),
     ]
-    if behind:
-        lines.append("- Clearly behind the best peer on: " + "; ".join(behind) + ".")
-    if noisy:
-        lines.append("- Slightly behind, within noise, on: " + "; ".join(noisy) + ".")
-    if not behind and not noisy:
-        lines.append("- At least as good as the best peer on every figure (within 5 %).")
+    for o in ours:
+        # "- Release binary: clearly behind ..." with two of ours, "- Clearly behind ..." with one.
+        who = f"{short(o).capitalize()}: " if several else ""
+        behind = [r.metric.title for r in rs if r.versus[o.key].verdict.startswith("**behind")]
+        noisy = [
+            r.metric.title for r in rs if r.versus[o.key].verdict.startswith("slightly behind")
+        ]
+        said: list[str] = []
+        if behind:
+            said.append("clearly behind the best peer on: " + "; ".join(behind) + ".")
+        if noisy:
+            said.append("slightly behind, within noise, on: " + "; ".join(noisy) + ".")
+        if not behind and not noisy:
+            said.append("at least as good as the best peer on every figure (within 5 %).")
+        lines += [f"- {who}{text}" if who else f"- {text[0].upper()}{text[1:]}" for text in said]
+    lines.append(targets.summary_line(run.inits, run.results, family_alpha(run)))
     return "\n".join(lines) + "\n"

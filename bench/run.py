@@ -1,8 +1,14 @@
-"""Benchmark dumb-init (this tree, release build) against its peers from Debian.
+"""Benchmark dumb-init (this tree: the wheel's default build and the x86_64 release binary)
+against its peers: Debian's dumb-init, tini, tini-static, catatonit, and the C dumb-init
+built here with musl from Debian's source.
 
-    python bench/run.py            # full run (~5 min): writes docs/benchmarks.{md,png}
-    python bench/run.py --quick    # ~1 min smoke run: writes bench/out/quick/
+    python bench/run.py            # full run (~7 min): writes docs/benchmarks.{md,png}
+    python bench/run.py --quick    # ~1.5 min smoke run: writes bench/out/quick/
     python bench/run.py --binary PATH   # measure PATH instead of building this tree
+    python bench/run.py --release-binary PATH   # instead of dist/dumb-init_VERSION_x86_64
+
+The release binary is dist/dumb-init_VERSION_x86_64, made by
+`python release/build.py --arch x86_64 --binaries-only` when it is not there yet.
 
 Run as root on Linux (the reaping figure needs a PID namespace). Everything started is
 killed and reaped before exit: the process is a child subreaper and cleans its subtree.
@@ -45,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--binary", type=Path, help="our dumb-init to measure (default: build this tree)"
     )
     ap.add_argument(
+        "--release-binary",
+        type=Path,
+        help="our release binary (default: dist/dumb-init_VERSION_x86_64, built when missing)",
+    )
+    ap.add_argument("--no-release", action="store_true", help="leave the release binary out")
+    ap.add_argument(
         "--target-dir",
         type=Path,
         default=Path("/tmp/bench-target"),
@@ -84,14 +96,27 @@ def raise_priority(nice: int) -> int:
 
 
 def select_inits(args: argparse.Namespace, notes: list[str]) -> list[inits.Init]:
-    peers = inits.find_peers(install=not args.no_install, notes=notes)
+    """Ours (default build, then release binary), then the peers, C musl build after Debian's
+    dumb-init."""
+    install = not args.no_install
+    peers = inits.find_peers(install=install, notes=notes)
+    log("C dumb-init with musl: from the cache or Debian's source")
+    c_musl = inits.c_musl_peer(HERE / "out" / "c-musl", install, notes)
+    if c_musl is not None:
+        after = next((n + 1 for n, p in enumerate(peers) if p.key == "dumb-init"), 0)
+        peers.insert(after, c_musl)
     if args.peers_only:
         return peers
     binary = args.binary
     if binary is None:
         log(f"building this tree (release) into {args.target_dir}")
         binary = inits.build_ours(args.target_dir)
-    return [inits.ours(binary.resolve()), *peers]
+    ours = [inits.ours(binary.resolve(), how="given with --binary" if args.binary else "")]
+    if not args.no_release:
+        log("release binary: dist/, or release/build.py")
+        release = inits.release_binary(notes, args.release_binary)
+        ours += [release] if release is not None else []
+    return [*ours, *peers]
 
 
 def measure(args: argparse.Namespace) -> report.Run | None:
