@@ -1,5 +1,9 @@
 """`--pdeathsig=SIGNAL` / `DUMB_INIT_PDEATHSIG`: when dumb-init's parent dies, act as if SIGNAL was
-received (rewritten, forwarded)."""
+received (rewritten, forwarded).
+
+The parent is the process that started dumb-init, watched through a pidfd: not the thread that
+did (the kernel's PR_SET_PDEATHSIG fires when that thread ends, which is the fallback only where
+the parent cannot be named, as PID 1 of a PID namespace)."""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ from collections.abc import Callable
 
 import pytest
 
+from testing import proc
 from testing.features_util import (
     KEEPER,
     PRINT_SIGNALS,
     PROMPT,
+    UNSHARE,
     Lines,
     env_for,
     run,
@@ -29,6 +35,8 @@ class Tree:
         self.out = out
         self.parent = 0
         self.dumb_init = 0
+        self.child = 0
+        self.thread_gone = False
         self.ready = False
         self.signals: list[int] = []
         self.reaped: dict[int, int] = {}
@@ -43,6 +51,10 @@ class Tree:
             self.parent = int(words[1])
         elif words[0] == "dumb-init":
             self.dumb_init = int(words[1])
+        elif words[0] == "child":
+            self.child = int(words[1])
+        elif line == "thread gone":
+            self.thread_gone = True
         elif words[0] == "reaped":
             self.reaped[int(words[1])] = int(words[2])
         elif line == "ready":
@@ -80,6 +92,8 @@ def test_parent_death_signal_is_rewritten_and_forwarded(dumb_init_bin: str) -> N
         ([], "TERM", 143),
         ([], "SIGUSR1", 128 + signal.SIGUSR1),
         (["--pdeathsig=TERM"], "USR1", 143),
+        (["--pdeathsig=32"], None, 128 + 32),
+        ([], "33", 128 + 33),
     ],
     ids=[
         "name",
@@ -89,6 +103,8 @@ def test_parent_death_signal_is_rewritten_and_forwarded(dumb_init_bin: str) -> N
         "variable",
         "variable-sig",
         "flag-wins",
+        "signal-32",
+        "variable-33",
     ],
 )
 def test_dumb_init_forwards_and_exits_when_its_parent_dies(
@@ -138,3 +154,81 @@ def test_parent_already_gone_acts_at_once(dumb_init_bin: str) -> None:
         stderr = err.rest(PROMPT)
     assert "[dumb-init] Parent already gone: acting on signal 15 now." in stderr.splitlines()
     assert status == 143, f"the child did not get the signal:\n{stderr}"
+
+
+def test_verbose_names_the_parent_and_its_exit(dumb_init_bin: str) -> None:
+    with running([*KEEPER, dumb_init_bin, "-v", "--pdeathsig=TERM", *SLEEPER]) as (_, out, err):
+        tree = Tree(out)
+        tree.started()
+        err.wait_for(
+            f"[dumb-init] Parent death signal set to 15 (watching parent process {tree.parent})."
+        )
+        os.kill(tree.parent, signal.SIGKILL)
+        err.wait_for("[dumb-init] Parent process exited: acting on signal 15.")
+        tree.until(lambda: tree.dumb_init in tree.reaped)
+        assert tree.reaped[tree.dumb_init] == 143
+
+
+def test_parent_thread_ending_is_not_the_parent_dying(dumb_init_bin: str) -> None:
+    """The parent starts dumb-init from a worker thread that then ends, the parent living on (a
+    Popen from a thread pool). dumb-init must not act; it does once the parent process exits."""
+    argv = [*KEEPER, "--from-thread", dumb_init_bin, "-v", "--pdeathsig=TERM", *PRINT_SIGNALS]
+    with running(argv) as (_, out, err):
+        tree = Tree(out)
+        tree.until(lambda: tree.thread_gone)
+        try:
+            tree.until(lambda: tree.ready)
+        except TimeoutError:
+            # The child was killed before it could print `ready`.
+            raise AssertionError(f"dumb-init acted on the thread's end:\n{err.rest(1)}") from None
+        # Any signal dumb-init took before this one was forwarded before it, and a SIGTERM, lower
+        # in number, would be printed first anyway: the child's first line says it all.
+        os.kill(tree.dumb_init, signal.SIGWINCH)
+        tree.until(lambda: tree.signals)
+        assert tree.signals == [signal.SIGWINCH], err.rest(1)
+        assert tree.dumb_init not in tree.reaped
+        os.kill(tree.parent, signal.SIGKILL)
+        tree.until(lambda: len(tree.signals) > 1)
+        assert tree.signals == [signal.SIGWINCH, signal.SIGTERM]
+        err.wait_for("[dumb-init] Parent process exited: acting on signal 15.")
+
+
+@pytest.mark.pid1
+def test_as_pid_1_falls_back_on_the_kernels_parent_death_signal(
+    pid_namespace: None, dumb_init_bin: str
+) -> None:
+    """As PID 1 of a namespace dumb-init sees no parent (getppid() is 0): the kernel's signal, when
+    the thread that started it (here the single-threaded unshare) ends, still works."""
+    argv = [*KEEPER, *UNSHARE, dumb_init_bin, "-v", "--pdeathsig=TERM", *SLEEPER]
+    with running(argv) as (_, out, err):
+        tree = Tree(out)
+        tree.started()
+        unshare = tree.dumb_init
+        dumb_init = proc.only_child(unshare)
+        err.wait_for(
+            "[dumb-init] Parent death signal set to 15 "
+            "(when the thread that started dumb-init exits)."
+        )
+        os.kill(unshare, signal.SIGKILL)
+        tree.until(lambda: dumb_init in tree.reaped)
+        assert tree.reaped[dumb_init] == 143, err.rest(1)
+
+
+def test_signal_reaches_a_child_that_has_no_group_yet(dumb_init_bin: str) -> None:
+    """The parent dies while the child is stopped between fork() and its setsid(): the child's
+    process group does not exist yet, so dumb-init signals the child alone, and the signal waits
+    in it (blocked until exec) instead of being lost."""
+    child_command = ["sh", "-c", "exec sleep 50"]
+    argv = [*KEEPER, "--stop-child-at-fork", dumb_init_bin, "-v", "--pdeathsig=TERM"]
+    with running([*argv, *child_command]) as (_, out, err):
+        tree = Tree(out)
+        tree.until(lambda: tree.child != 0)
+        err.wait_for("[dumb-init] Parent process exited: acting on signal 15.")
+        err.wait_for("[dumb-init] Forwarded signal 15 to children.")
+        child = proc.stat(tree.child)
+        assert child.state == "T", child
+        assert child.sid != tree.child, "the child had called setsid() already"
+        assert signal.SIGTERM in proc.pending(tree.child), "the child was not signalled"
+        os.kill(tree.child, signal.SIGCONT)
+        tree.until(lambda: tree.dumb_init in tree.reaped)
+        assert tree.reaped[tree.dumb_init] == 143, err.rest(1)
