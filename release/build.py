@@ -1,0 +1,589 @@
+#!/usr/bin/env python3
+"""Build dumb-init's release artifacts into dist/ (standard library only).
+
+    python release/build.py                        # everything: binaries, wheels, sdist, SHA256SUMS
+    python release/build.py --arch x86_64 --binaries-only   # just dist/dumb-init_VERSION_x86_64
+    python release/build.py --measure-flags        # what each size flag buys (x86_64 by default)
+
+For each architecture it builds one static binary from the `*-unknown-linux-musl` Rust target,
+linked by Rust's own `rust-lld` (no cross C compiler), and one wheel holding that binary, tagged
+both manylinux and musllinux (WHEEL_TAGS says which tags and why). Then the sdist, the bare
+binaries `dumb-init_VERSION_ARCH` and a `SHA256SUMS` file.
+
+Two profiles:
+- lean: the nightly toolchain rebuilds Rust's standard library for size (`-Z build-std`) with the
+  flags in KNOBS marked `keep`; the release profile.
+- stable: where nightly, its `rust-src` component or the target cannot be had; the stable flags
+  of KNOBS only, on the prebuilt standard library (about five times larger).
+
+What cannot be built is named with the command that adds it; the rest is built, and a table of
+what was built ends the run. `--require-all` (the release workflow) fails unless every
+architecture was built lean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NIGHTLY = "nightly"
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str  # as in the bare binary's file name: dumb-init_VERSION_NAME
+    target: str  # the Rust target
+    wheel_arch: str  # the architecture part of the wheel's platform tags
+    wheel_tags: tuple[str, ...]  # maturin --compatibility: the policies the wheel is tagged with
+
+
+# The lowest tags PyPI accepts for each architecture. The binary is static, so it needs no glibc
+# and no musl at all: the tags only have to make pip pick the wheel on every system of the
+# architecture.
+# - manylinux1 (= manylinux_2_5) exists only for x86_64 and i686; pip of any age takes it.
+# - aarch64, armv7l, ppc64le and s390x start at manylinux2014 (= manylinux_2_17, PEP 599);
+#   pip offers no manylinux tag below 2_17 on them. armv7l means the hard-float ABI, as
+#   armv7-unknown-linux-musleabihf is.
+# - riscv64 has no legacy alias; its first manylinux policy is manylinux_2_31.
+# - musllinux_1_1 is the first musllinux policy (PEP 656), for every one of the seven.
+ARCHES = (
+    Arch("x86_64", "x86_64-unknown-linux-musl", "x86_64", ("manylinux1", "musllinux_1_1")),
+    Arch("aarch64", "aarch64-unknown-linux-musl", "aarch64", ("manylinux2014", "musllinux_1_1")),
+    Arch("armv7", "armv7-unknown-linux-musleabihf", "armv7l", ("manylinux2014", "musllinux_1_1")),
+    Arch("i686", "i686-unknown-linux-musl", "i686", ("manylinux1", "musllinux_1_1")),
+    Arch(
+        "ppc64le", "powerpc64le-unknown-linux-musl", "ppc64le", ("manylinux2014", "musllinux_1_1")
+    ),
+    Arch("s390x", "s390x-unknown-linux-musl", "s390x", ("manylinux2014", "musllinux_1_1")),
+    Arch("riscv64", "riscv64gc-unknown-linux-musl", "riscv64", ("manylinux_2_31", "musllinux_1_1")),
+)
+BY_NAME = {arch.name: arch for arch in ARCHES}
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One size setting: rustc flags and/or cargo environment variables."""
+
+    name: str
+    keep: bool  # part of the release profile (measured to buy something; see --measure-flags)
+    nightly: bool  # needs the nightly toolchain (and so the lean profile)
+    rustflags: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    why: str = ""
+
+
+# Cargo.toml's release profile already has opt-level "s", fat LTO, one codegen unit, panic=abort
+# and strip. `python release/build.py --measure-flags` rebuilds with each knob toggled and prints
+# what it buys; keep only knobs that buy something. Never raise -C target-cpu: the binary must
+# run on every CPU of its architecture.
+KNOBS = (
+    Knob(
+        "-Zbuild-std-features=optimize_for_size",
+        keep=True,
+        nightly=True,
+        env={"CARGO_UNSTABLE_BUILD_STD_FEATURES": "optimize_for_size"},
+        why="std's own size-over-speed code paths",
+    ),
+    Knob(
+        "-Cpanic=immediate-abort",
+        keep=True,
+        nightly=True,
+        rustflags=("-Zunstable-options", "-Cpanic=immediate-abort"),
+        why="a panic is a bare abort: no panic message or formatting machinery",
+    ),
+    Knob(
+        "-Zlocation-detail=none",
+        keep=True,
+        nightly=True,
+        rustflags=("-Zlocation-detail=none",),
+        why="no file/line strings for panics",
+    ),
+    Knob(
+        "-Zfmt-debug=none",
+        keep=True,
+        nightly=True,
+        rustflags=("-Zfmt-debug=none",),
+        why="{:?} formats nothing",
+    ),
+    Knob(
+        "-Crelocation-model=static",
+        keep=True,
+        nightly=False,
+        rustflags=("-Crelocation-model=static",),
+        why="static, not static-pie: no .rela.dyn, .dynamic or GOT",
+    ),
+    Knob(
+        "-Cforce-unwind-tables=no",
+        keep=True,
+        nightly=False,
+        rustflags=("-Cforce-unwind-tables=no",),
+        why="no .eh_frame for code that never unwinds",
+    ),
+    Knob(
+        "lld --icf=all",
+        keep=True,
+        nightly=False,
+        rustflags=("-Clink-arg=--icf=all",),
+        why="identical functions folded into one",
+    ),
+    Knob(
+        "lld -z norelro",
+        keep=True,
+        nightly=False,
+        rustflags=("-Clink-arg=-znorelro",),
+        why="no page-aligned RELRO segment (nothing applies RELRO in a static musl binary)",
+    ),
+    Knob(
+        "opt-level=z",
+        keep=True,
+        nightly=False,
+        env={"CARGO_PROFILE_RELEASE_OPT_LEVEL": "z"},
+        why="instead of Cargo.toml's s",
+    ),
+    Knob(
+        "lld --build-id=none",
+        keep=False,
+        nightly=False,
+        rustflags=("-Clink-arg=--build-id=none",),
+        why="no .note.gnu.build-id",
+    ),
+    Knob(
+        "machine outliner",
+        keep=False,
+        nightly=False,
+        rustflags=("-Cllvm-args=-enable-machine-outliner=always",),
+        why="repeated instruction sequences made into functions",
+    ),
+)
+
+
+def log(*words: object) -> None:
+    print("[release]", *words, flush=True)
+
+
+def cargo_version() -> str:
+    match = re.search(r'^version = "(.+)"$', (REPO / "Cargo.toml").read_text(), re.MULTILINE)
+    if not match:
+        sys.exit("release/build.py: no version in Cargo.toml")
+    return match.group(1)
+
+
+def base_env() -> dict[str, str]:
+    """The environment for every build, without flags that would replace ours (cargo takes
+    RUSTFLAGS and CARGO_ENCODED_RUSTFLAGS over any other source)."""
+    env = dict(os.environ)
+    for name in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS"):
+        if env.pop(name, None) is not None:
+            log(f"ignoring {name} from the environment")
+    return env
+
+
+def rustc_query(toolchain: str | None, *args: str) -> str | None:
+    """``rustc ARGS`` of a rustup toolchain (None: the default one); None if it does not run."""
+    env = dict(os.environ)
+    if toolchain is not None:
+        env["RUSTUP_TOOLCHAIN"] = toolchain
+    else:
+        env.pop("RUSTUP_TOOLCHAIN", None)
+    try:
+        result = subprocess.run(
+            ["rustc", *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def c_runtime(sysroot: Path, target: str) -> Path:
+    """Where a toolchain keeps the musl C runtime it links (crt objects, libc.a) for a target."""
+    return sysroot / "lib" / "rustlib" / target / "lib" / "self-contained"
+
+
+def installed_toolchains() -> list[str]:
+    try:
+        out = subprocess.run(
+            ["rustup", "toolchain", "list"], capture_output=True, text=True, timeout=60, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def same_file(a: Path, b: Path) -> bool:
+    return a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()
+
+
+def borrowed_c_runtime(nightly_sysroot: Path, target: str) -> tuple[str, Path] | None:
+    """The musl C runtime for ``target`` from another installed toolchain, if it ships the
+    same C runtime as nightly: ``-Z build-std`` compiles Rust's side from source and needs only
+    these C objects from the target's rust-std, which some mirrors lack for nightly. Judged on
+    x86_64-unknown-linux-musl, which both toolchains must have: the same libc.a and crt1.o
+    bytes mean the same musl release built the same way."""
+    probe = "x86_64-unknown-linux-musl"
+    for toolchain in installed_toolchains():
+        if toolchain.startswith(NIGHTLY):
+            continue
+        sysroot = rustc_query(toolchain, "--print", "sysroot")
+        if sysroot is None:
+            continue
+        lender = c_runtime(Path(sysroot), target)
+        if not (lender / "libc.a").is_file():
+            continue
+        same = all(
+            same_file(
+                c_runtime(Path(sysroot), probe) / name, c_runtime(nightly_sysroot, probe) / name
+            )
+            for name in ("libc.a", "crt1.o")
+        )
+        if same:
+            return toolchain, lender
+    return None
+
+
+@dataclass
+class Plan:
+    """How one architecture gets built, or why it cannot be."""
+
+    arch: Arch
+    profile: str | None = None  # "lean" or "stable"; None: cannot be built
+    rustflags: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what is missing and the command that adds it
+
+
+@dataclass
+class Toolchains:
+    """What the machine has, looked up once."""
+
+    nightly_sysroot: Path | None
+    nightly_missing: str | None  # why there is no lean profile at all, with the fix
+    default_sysroot: Path | None
+
+    @classmethod
+    def probe(cls) -> Toolchains:
+        default = rustc_query(None, "--print", "sysroot")
+        version = rustc_query(NIGHTLY, "--version")
+        sysroot = rustc_query(NIGHTLY, "--print", "sysroot")
+        missing = None
+        if version is None or sysroot is None or "nightly" not in version:
+            missing = "no nightly toolchain: `rustup toolchain install nightly`"
+        elif not (Path(sysroot) / "lib/rustlib/src/rust/library/Cargo.lock").is_file():
+            missing = "nightly has no rust-src: `rustup component add rust-src --toolchain nightly`"
+        return cls(Path(sysroot) if sysroot else None, missing, Path(default) if default else None)
+
+
+def knobs_for(profile: str) -> list[Knob]:
+    return [k for k in KNOBS if k.keep and (profile == "lean" or not k.nightly)]
+
+
+def plan(arch: Arch, tools: Toolchains, want: str, knobs: list[Knob] | None = None) -> Plan:
+    """The lean build where nightly can make it (unless ``want`` is "stable"), else the stable
+    one; ``knobs`` replaces the profile's knobs (for --measure-flags)."""
+    result = Plan(arch)
+    if want != "stable":
+        if tools.nightly_missing is not None:
+            result.notes.append(f"lean: {tools.nightly_missing}")
+        else:
+            assert tools.nightly_sysroot is not None
+            own = c_runtime(tools.nightly_sysroot, arch.target)
+            add = f"`rustup +nightly target add {arch.target}`"
+            if (own / "libc.a").is_file():
+                result.profile = "lean"
+            elif (borrowed := borrowed_c_runtime(tools.nightly_sysroot, arch.target)) is not None:
+                toolchain, lender = borrowed
+                result.profile = "lean"
+                result.rustflags.append(f"-Lnative={lender}")
+                result.notes.append(
+                    f"lean: nightly has no rust-std for {arch.target} ({add}); linking the "
+                    f"identical musl C runtime of toolchain {toolchain!r}"
+                )
+            else:
+                result.notes.append(f"lean: nightly has no rust-std for {arch.target}: {add}")
+    if result.profile is None:
+        if tools.default_sysroot is None:
+            result.notes.append(
+                "stable: no Rust toolchain: install rustup, then `rustup default stable`"
+            )
+        elif (c_runtime(tools.default_sysroot, arch.target) / "libc.a").is_file():
+            result.profile = "stable"
+        else:
+            result.notes.append(f"stable: target not installed: `rustup target add {arch.target}`")
+            return result
+    assert result.profile is not None
+    chosen = knobs_for(result.profile) if knobs is None else knobs
+    result.rustflags = [flag for knob in chosen for flag in knob.rustflags] + result.rustflags
+    triple = arch.target.upper().replace("-", "_")
+    result.env = {
+        # Rust's own lld links every target: no cross C compiler needed.
+        f"CARGO_TARGET_{triple}_LINKER": "rust-lld",
+        # One --target per build, so these reach only the target's code, not build scripts.
+        "CARGO_ENCODED_RUSTFLAGS": "\x1f".join(result.rustflags),
+    }
+    for knob in chosen:
+        result.env.update(knob.env)
+    if result.profile == "lean":
+        result.env["RUSTUP_TOOLCHAIN"] = NIGHTLY
+        result.env["CARGO_UNSTABLE_BUILD_STD"] = "std,panic_abort"
+    return result
+
+
+BASE_ENV: dict[str, str] = {}
+
+
+def run(argv: list[str], env: dict[str, str], *, quiet: bool = False, fatal: bool = True) -> bool:
+    """Run a build command with ``env`` added; if it fails, shows its output and exits
+    (``fatal``) or returns False."""
+    if not BASE_ENV:
+        BASE_ENV.update(base_env())
+    shown = [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()) if BASE_ENV.get(k) != v]
+    if not quiet:
+        log("$", " ".join([*shown, shlex.join(argv)]).replace("\x1f", " "))
+    result = subprocess.run(
+        argv, cwd=REPO, env={**BASE_ENV, **env}, capture_output=quiet, text=True, check=False
+    )
+    if result.returncode != 0:
+        if quiet:
+            sys.stderr.write(result.stdout + result.stderr)
+        message = f"{argv[0]} failed with status {result.returncode}"
+        if fatal:
+            sys.exit(f"release/build.py: {message}")
+        log(message)
+    return result.returncode == 0
+
+
+def target_dir(profile: str, root: Path) -> Path:
+    return root / f"release-{profile}"
+
+
+def cargo_build(p: Plan, root: Path, *, measuring: bool = False) -> Path | None:
+    """Build the binary with cargo; returns its path (None: a --measure-flags build failed)."""
+    assert p.profile is not None
+    tdir = target_dir(p.profile, root)
+    argv = ["cargo", "build", "--release", "--locked", "--target", p.arch.target]
+    ok = run(argv + ["--target-dir", str(tdir)], p.env, quiet=measuring, fatal=not measuring)
+    return tdir / p.arch.target / "release" / "dumb-init" if ok else None
+
+
+def maturin_build(p: Plan, root: Path, out: Path, version: str) -> Path:
+    """Build the wheel with maturin (which runs cargo with the same settings); returns it."""
+    assert p.profile is not None
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        argv = ["maturin", "build", "--release", "--target", p.arch.target]
+        argv += ["--compatibility", *p.arch.wheel_tags, "--out", tmp]
+        run(argv, {**p.env, "CARGO_TARGET_DIR": str(target_dir(p.profile, root))})
+        wheels = list(Path(tmp).glob(f"dumb_init-{version}-*.whl"))
+        if len(wheels) != 1:
+            sys.exit(f"release/build.py: maturin left {wheels} instead of one wheel")
+        return Path(shutil.move(str(wheels[0]), out / wheels[0].name))
+
+
+def binary_in_wheel(wheel: Path, version: str) -> bytes:
+    with zipfile.ZipFile(wheel) as z:
+        return z.read(f"dumb_init-{version}.data/scripts/dumb-init")
+
+
+def artifacts(out: Path, version: str) -> list[Path]:
+    found = list(out.glob(f"dumb-init_{version}_*")) + list(out.glob(f"dumb_init-{version}*"))
+    return sorted(p for p in found if p.is_file())
+
+
+def remove_old(out: Path, arches: list[Arch], everything: bool) -> None:
+    """Remove what this run replaces, so that no stale file is shipped or summed."""
+    doomed: list[Path] = [out / "SHA256SUMS"]
+    if everything:
+        doomed += [*out.glob("dumb-init_*"), *out.glob("dumb_init-*")]
+    for arch in arches:
+        doomed += list(out.glob(f"dumb-init_*_{arch.name}"))
+        doomed += list(out.glob(f"dumb_init-*_{arch.wheel_arch}.whl"))
+    for path in doomed:
+        if path.is_file():
+            path.unlink()
+
+
+def write_sums(out: Path, version: str) -> None:
+    lines = []
+    for path in artifacts(out, version):
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    (out / "SHA256SUMS").write_text("".join(lines))
+
+
+@dataclass
+class Built:
+    arch: Arch
+    profile: str
+    binary: Path
+    wheel: Path | None
+
+
+def build(args: argparse.Namespace, arches: list[Arch], version: str) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    tools = Toolchains.probe()
+    plans = [plan(arch, tools, args.profile) for arch in arches]
+    for p in plans:
+        for note in p.notes:
+            log(f"{p.arch.name}: {note}")
+    need_maturin = not args.binaries_only and shutil.which("maturin") is None
+    if need_maturin:
+        log("no maturin, so no wheels and no sdist: `python -m pip install 'maturin>=1.9,<2'`")
+    everything = not args.arch and not args.binaries_only
+    remove_old(out, arches, everything)
+
+    built: list[Built] = []
+    for p in plans:
+        if p.profile is None:
+            continue
+        name = f"dumb-init_{version}_{p.arch.name}"
+        log(f"{p.arch.name}: {p.profile} build of {name}")
+        wheel = None
+        if args.binaries_only or need_maturin:
+            binary = cargo_build(p, args.target_dir)
+            assert binary is not None
+            shutil.copyfile(binary, out / name)
+        else:
+            # The bare binary is the wheel's, byte for byte.
+            wheel = maturin_build(p, args.target_dir, out, version)
+            (out / name).write_bytes(binary_in_wheel(wheel, version))
+        os.chmod(out / name, 0o755)
+        built.append(Built(p.arch, p.profile, out / name, wheel))
+    if everything and not need_maturin:
+        run(["maturin", "sdist", "--out", str(out)], {})
+    write_sums(out, version)
+
+    print()
+    print(f"{'arch':8} {'profile':8} {'bytes':>9}  artifact")
+    for b in built:
+        size = b.binary.stat().st_size
+        print(f"{b.arch.name:8} {b.profile:8} {size:>9,}  {b.binary.name}")
+        if b.wheel is not None:
+            print(f"{'':8} {'':8} {b.wheel.stat().st_size:>9,}  {b.wheel.name}")
+    for p in plans:
+        if p.profile is None:
+            print(f"{p.arch.name:8} {'MISSING':8} {'':>9}  " + "; ".join(p.notes))
+    for sdist in out.glob(f"dumb_init-{version}.tar.gz"):
+        print(f"{'sdist':8} {'':8} {sdist.stat().st_size:>9,}  {sdist.name}")
+    print(f"written to {out}; checksums in {out / 'SHA256SUMS'}")
+
+    if not built:
+        log("nothing was built")
+        return 1
+    short = [p.arch.name for p in plans if p.profile != "lean"]
+    if args.require_all and (short or need_maturin):
+        log(
+            f"--require-all: not built lean: {', '.join(short) or '-'}; maturin: {not need_maturin}"
+        )
+        return 1
+    return 0
+
+
+def measure(args: argparse.Namespace, arches: list[Arch]) -> int:
+    """Build once per knob toggled against the release profile and print what each buys."""
+    tools = Toolchains.probe()
+    root: Path = args.target_dir / "measure"
+    for arch in arches:
+        release = plan(arch, tools, args.profile)
+        if release.profile is None:
+            log(f"{arch.name}: cannot be built: {'; '.join(release.notes)}")
+            continue
+        for note in release.notes:
+            log(f"{arch.name}: {note}")
+        profile = release.profile
+        candidates = [k for k in KNOBS if profile == "lean" or not k.nightly]
+        kept = knobs_for(profile)
+
+        def size(knobs: list[Knob], base: str = profile, arch: Arch = arch) -> int | None:
+            p = plan(arch, tools, base, knobs)
+            if p.profile is None:
+                return None
+            binary = cargo_build(p, root, measuring=True)
+            return None if binary is None else binary.stat().st_size
+
+        started = time.monotonic()
+        log(f"{arch.name}: {len(candidates) + 3} {profile} builds to measure, a minute or so each")
+        reference = size([], "stable")
+        bare = size([]) if profile == "lean" else reference
+        full = size(kept)
+        rows = []
+        for knob in candidates:
+            toggled = [k for k in kept if k is not knob] if knob.keep else [*kept, knob]
+            other = size(toggled)
+            buys = None if other is None or full is None else abs(other - full)
+            if buys is not None and (other < full) == knob.keep:  # type: ignore[operator]
+                buys = -buys  # the knob makes the binary larger
+            rows.append((knob, other, buys))
+            log(f"  {knob.name}: {'failed' if buys is None else f'{buys:+,} bytes'}")
+
+        def show(n: int | None, signed: bool = False) -> str:
+            return "n/a" if n is None else f"{n:+,}" if signed else f"{n:,}"
+
+        print()
+        print(f"{arch.name} ({profile}): bytes on disk; 'buys' = bytes the knob saves")
+        print(f"  {'stable toolchain, Cargo.toml profile, no knob':50} {show(reference):>9}")
+        if profile == "lean":
+            print(f"  {'nightly -Zbuild-std=std,panic_abort, no knob':50} {show(bare):>9}")
+        print(f"  {'release profile: every kept knob':50} {show(full):>9}")
+        print(f"  {'knob':30} {'kept':5} {'toggled':>9} {'buys':>8}  what it does")
+        for knob, other, buys in rows:
+            keep = "yes" if knob.keep else "no"
+            print(f"  {knob.name:30} {keep:5} {show(other):>9} {show(buys, True):>8}  {knob.why}")
+        print(f"  ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--arch",
+        action="append",
+        choices=[a.name for a in ARCHES],
+        help="build only this architecture (repeatable); default: all",
+    )
+    parser.add_argument(
+        "--binaries-only", action="store_true", help="only the bare binaries: no wheels, no sdist"
+    )
+    parser.add_argument(
+        "--measure-flags",
+        action="store_true",
+        help="print what each size knob buys (default architecture: x86_64); builds nothing in dist/",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "stable"),
+        default="auto",
+        help="auto: lean where nightly can build it, else stable (default); stable: stable only",
+    )
+    parser.add_argument(
+        "--require-all",
+        action="store_true",
+        help="fail unless every architecture was built lean, with its wheel (release workflow)",
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "dist", help="default: dist/")
+    parser.add_argument(
+        "--target-dir",
+        type=Path,
+        default=Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target"),
+        help="cargo's; default: $CARGO_TARGET_DIR, else target/",
+    )
+    args = parser.parse_args(argv)
+    args.out = args.out.resolve()
+    args.target_dir = args.target_dir.resolve()
+    version = cargo_version()
+    if args.measure_flags:
+        return measure(args, [BY_NAME[n] for n in args.arch or ["x86_64"]])
+    return build(args, [BY_NAME[n] for n in args.arch] if args.arch else list(ARCHES), version)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
