@@ -136,7 +136,7 @@ def try_subreaper() -> int:
     try:
         _call(_numbers().prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except OSError as e:
-        return e.errno
+        return e.errno or -1
     return 0
 
 

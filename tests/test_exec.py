@@ -28,14 +28,19 @@ from testing.supervise import MODES, Arg, Mode, mode_id, run
 ENV = shutil.which("env", path="/usr/bin:/bin")
 
 
-def _is_gnu_env() -> bool:
-    if ENV is None:
+def _is_glibc_env() -> bool:
+    """Whether ``env`` is coreutils' on a glibc system (Debian, the CI image)."""
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        glibc = None
+    if ENV is None or not glibc:
         return False
     version = subprocess.run([ENV, "--version"], capture_output=True, check=False).stdout
     return b"GNU coreutils" in version
 
 
-GNU_ENV = _is_gnu_env()
+GNU_ENV = _is_glibc_env()
 """Whether glibc's execvp can be watched through ``env``; without it only the expected outcome
 is checked."""
 
@@ -45,8 +50,13 @@ ENV_ARGV = ["env", "-u", "LC_ALL", "--"]
 environment."""
 
 
-def c_locale(env: Mapping[str, str]) -> dict[str, str]:
-    return {**env, "LC_ALL": "C"}
+def as_env(env: Mapping[str, str]) -> dict[Arg, Arg]:
+    """``env`` typed as ``run`` takes it."""
+    return {name: value for name, value in env.items()}
+
+
+def c_locale(env: Mapping[str, str]) -> dict[Arg, Arg]:
+    return as_env({**env, "LC_ALL": "C"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,10 @@ def by_dumb_init(
     mode: Mode = MODES[0],
 ) -> Outcome:
     command = os.fsencode(argv[0])
-    result = run([dumb_init_bin, *mode.args, *argv], env={**env, **mode.env}, cwd=cwd)
+    full_env = as_env({**env, **mode.env})
+    result = run(
+        [dumb_init_bin, *mode.args, *argv], env=full_env, cwd=None if cwd is None else str(cwd)
+    )
     prefix = b"[dumb-init] " + command + b": "
     if mode.debug:
         # The debug lines are test_process.py's business: keep only the error line, if any.
@@ -101,7 +114,9 @@ def by_dumb_init(
 
 def by_glibc(argv: Sequence[Arg], env: Mapping[str, str], cwd: Path | None) -> Outcome:
     assert ENV is not None
-    result = run([*ENV_ARGV, *argv], env=c_locale(env), cwd=cwd, executable=ENV)
+    result = run(
+        [*ENV_ARGV, *argv], env=c_locale(env), cwd=None if cwd is None else str(cwd), executable=ENV
+    )
     # env exits 127 when the command was not found, 126 when it could not be run.
     status = 127 if result.returncode == 127 else 126
     return parse(result, b"env: '" + os.fsencode(argv[0]) + b"': ", status)
@@ -351,7 +366,9 @@ def largest_accepted(
 
     def attempt(size: int) -> subprocess.CompletedProcess[bytes] | None:
         try:
-            return run([*argv, *padding(size)], env=env, executable=executable, preexec=small_stack)
+            return run(
+                [*argv, *padding(size)], env=as_env(env), executable=executable, preexec=small_stack
+            )
         except OSError as e:
             if e.errno != errno.E2BIG:
                 raise
@@ -381,7 +398,7 @@ def test_argument_list_too_long(dumb_init_bin: str, tmp_path: Path) -> None:
     assert (result.returncode, result.stdout, result.stderr) == (2, b"", too_long.encode())
     if GNU_ENV:
         assert ENV is not None
-        _, result = largest_accepted([*ENV_ARGV, str(script)], ENV, c_locale(base_env()))
+        _, result = largest_accepted([*ENV_ARGV, str(script)], ENV, {**base_env(), "LC_ALL": "C"})
         glibc = f"env: '{script}': Argument list too long\n"
         assert (result.returncode, result.stderr) == (126, glibc.encode())
 

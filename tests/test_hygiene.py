@@ -58,7 +58,8 @@ def serve_one(
         listening.bind(address)
         listening.listen(1)
         command = [*AS_DESCRIPTOR_3, *dumb_init_args, *python_module("hygiene_listener")]
-        with Init(command, env=base_env({"LISTEN_FDS": "1"}), stdin=listening.fileno()) as init:
+        env: dict[Arg, Arg] = {k: v for k, v in base_env({"LISTEN_FDS": "1"}).items()}
+        with Init(command, env=env, stdin=listening.fileno()) as init:
             init.out.expect("ready")
             listener = proc.only_child(init.pid) if dumb_init_args else init.pid
             held = descriptors(listener), descriptors(init.pid)
@@ -108,7 +109,9 @@ def signal_state(command: Sequence[str]) -> tuple[set[int], set[int]]:
 
 
 @pytest.mark.skipif(SYSCALLS is None, reason="no system call table for this architecture")
-@pytest.mark.parametrize("pid1", [False, True], ids=["supervisor", "pid1"])
+@pytest.mark.parametrize(
+    "pid1", [False, pytest.param(True, marks=pytest.mark.pid1)], ids=["supervisor", "pid1"]
+)
 @pytest.mark.parametrize("args", VARIANTS.values(), ids=VARIANTS.keys())
 def test_child_signal_state_is_clean(
     dumb_init_bin: str, request: pytest.FixtureRequest, args: list[str], pid1: bool
@@ -145,6 +148,6 @@ def test_arguments_and_environment_arrive_byte_for_byte(
     result = run([dumb_init_bin, *args, b"sh", b"-c", show, b"sh", *arguments], env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     cmdline = b"".join(word + b"\0" for word in [b"sh", b"-c", show, b"sh", *arguments])
-    environ = b"".join(bytes(k) + b"=" + bytes(v) + b"\0" for k, v in env.items())
+    environ = b"".join(os.fsencode(k) + b"=" + os.fsencode(v) + b"\0" for k, v in env.items())
     assert result.stdout[: len(cmdline)] == cmdline
     assert result.stdout[len(cmdline) :] == environ
