@@ -7,8 +7,9 @@
 
 use crate::exit::{self, Remap};
 use crate::grace::{self, GracePeriod};
+use crate::say::Text;
 use crate::signals::{self, Rewrites};
-use std::fmt::Display;
+use std::fmt::{Display, Write};
 
 /// What the command line asked for, before the environment is read.
 #[derive(Default)]
@@ -44,31 +45,37 @@ pub enum Action {
 
 /// A message for stderr; dumb-init exits with status 1 after printing it.
 #[derive(Debug)]
-pub struct Failure(pub Vec<u8>);
+pub struct Failure(pub Text);
 
 impl Failure {
     /// `PROG: ` followed by the pieces and a newline.
-    fn new(prog: &[u8], pieces: &[&[u8]]) -> Failure {
-        let mut message = prog.to_vec();
-        message.extend_from_slice(b": ");
+    pub fn new(prog: &[u8], pieces: &[&[u8]]) -> Failure {
+        let mut message = Text::new();
+        message.push(prog);
+        message.push(b": ");
         for piece in pieces {
-            message.extend_from_slice(piece);
+            message.push(piece);
         }
-        message.push(b'\n');
+        message.end_line();
         Failure(message)
     }
 
     /// `PROG: invalid OPTION value 'VALUE': WHY`, shared by options and environment variables.
     pub fn bad_value(prog: &[u8], option: &str, value: &[u8], why: impl Display) -> Failure {
-        let why = why.to_string();
-        Failure::new(prog, &[b"invalid ", option.as_bytes(), b" value '", value, b"': ", why.as_bytes()])
+        let mut message = Text::new();
+        for piece in [prog, b": invalid ", option.as_bytes(), b" value '", value, b"': "] {
+            message.push(piece);
+        }
+        let _ = write!(message, "{why}");
+        message.end_line();
+        Failure(message)
     }
 
     /// The usage lines 1.2.5 prints when no command is given.
     pub fn usage(prog: &[u8]) -> Failure {
-        let mut message = Vec::new();
+        let mut message = Text::new();
         for piece in [&b"Usage: "[..], prog, b" [option] program [args]\nTry ", prog, b" --help for full usage.\n"] {
-            message.extend_from_slice(piece);
+            message.push(piece);
         }
         Failure(message)
     }
@@ -203,14 +210,14 @@ fn find_long(prog: &[u8], arg: &[u8], name: &[u8]) -> Result<&'static LongOption
         if candidates.next().is_none() {
             return Ok(first);
         }
-        let mut message = Failure::new(prog, &[b"option '", arg, b"' is ambiguous; possibilities:"]).0;
-        message.pop();
-        for option in LONG_OPTIONS.iter().filter(|o| o.legacy == legacy && o.name.as_bytes().starts_with(name)) {
-            message.extend_from_slice(b" '--");
-            message.extend_from_slice(option.name.as_bytes());
-            message.push(b'\'');
+        let mut message = Text::new();
+        for piece in [prog, b": option '", arg, b"' is ambiguous; possibilities:"] {
+            message.push(piece);
         }
-        message.push(b'\n');
+        for option in LONG_OPTIONS.iter().filter(|o| o.legacy == legacy && o.name.as_bytes().starts_with(name)) {
+            let _ = write!(message, " '--{}'", option.name);
+        }
+        message.end_line();
         return Err(Failure(message));
     }
     Err(Failure::new(prog, &[b"unrecognized option '", arg, b"'"]))
@@ -251,19 +258,22 @@ fn apply(options: &mut Options, prog: &[u8], opt: Opt, value: &[u8]) -> Result<O
 /// A bad `-r` value: what is wrong with it, then how the option is used (1.2.5 printed only the latter).
 pub fn bad_rewrite(prog: &[u8], value: &[u8], why: signals::BadRule) -> Failure {
     let mut failure = Failure::bad_value(prog, "-r/--rewrite", value, why);
-    failure.0.extend_from_slice(
+    failure.0.push(
         b"Usage: -r, --rewrite FROM:TO forwards signal FROM as TO (TO = 0: not at all); \
-          signals are numbers or names such as 15, TERM, SIGUSR1, RTMIN+3; repeatable.\n",
+          signals are numbers or names such as 15, TERM, SIGUSR1, RTMIN+3; repeatable.",
     );
+    failure.0.end_line();
     failure
 }
 
-/// The `--help` text, for stderr.
-pub fn help(prog: &[u8]) -> Vec<u8> {
-    const TEXT: &str = "\
-dumb-init v{VERSION}
-Usage: {PROG} [option] command [[arg] ...]
-       {PROG} --pause [option]
+/// The `--help` text, for stderr, in pieces (`PROG` is written where 1.2.5 writes it).
+pub fn help(prog: &[u8]) -> [&[u8]; 5] {
+    [HELP_HEAD.as_bytes(), prog, b" [option] command [[arg] ...]\n       ", prog, HELP_BODY.as_bytes()]
+}
+
+const HELP_HEAD: &str = concat!("dumb-init v", env!("CARGO_PKG_VERSION"), "\nUsage: ");
+
+const HELP_BODY: &str = " --pause [option]
 
 dumb-init is a simple process supervisor that forwards signals to children
 and reaps zombies. It is designed to run as PID 1 in minimal container
@@ -312,15 +322,6 @@ Environment variables (an option on the command line wins over its variable):
 When not PID 1, dumb-init registers as a child subreaper, so orphaned
 descendants are reaped by it rather than by the host's init.
 ";
-    let mut text = Vec::with_capacity(TEXT.len() + 64);
-    for (n, piece) in TEXT.split("{PROG}").enumerate() {
-        if n > 0 {
-            text.extend_from_slice(prog);
-        }
-        text.extend_from_slice(piece.replace("{VERSION}", env!("CARGO_PKG_VERSION")).as_bytes());
-    }
-    text
-}
 
 #[cfg(test)]
 mod tests {
@@ -330,13 +331,13 @@ mod tests {
         match parse(args) {
             Ok(Action::Run(options)) => options,
             Ok(_) => panic!("expected a command"),
-            Err(Failure(message)) => panic!("{}", String::from_utf8_lossy(&message)),
+            Err(Failure(message)) => panic!("{message:?}"),
         }
     }
 
     fn fail(args: &[&[u8]]) -> String {
         match parse(args) {
-            Err(Failure(message)) => String::from_utf8(message).unwrap(),
+            Err(Failure(message)) => String::from_utf8(message.as_bytes().to_vec()).unwrap(),
             Ok(_) => panic!("expected a failure"),
         }
     }
@@ -446,7 +447,7 @@ mod tests {
             "dumb-init: option '--grace-period' requires an argument\n"
         );
         assert_eq!(
-            String::from_utf8(Failure::usage(b"prog").0).unwrap(),
+            String::from_utf8(Failure::usage(b"prog").0.as_bytes().to_vec()).unwrap(),
             "Usage: prog [option] program [args]\nTry prog --help for full usage.\n"
         );
     }
@@ -476,11 +477,11 @@ mod tests {
         let options = run(&[b"\xffprog", b"-r", b"1:2", b"\xfe\xfd", b"\xff"]);
         assert_eq!(options.command, 3);
         match parse(&[&b"\xffprog"[..], b"--\xff"]) {
-            Err(Failure(message)) => assert_eq!(message, b"\xffprog: unrecognized option '--\xff'\n"),
+            Err(Failure(message)) => assert_eq!(message.as_bytes(), b"\xffprog: unrecognized option '--\xff'\n"),
             _ => panic!("expected a failure"),
         }
         match parse(&[&b"p"[..], b"-\xff"]) {
-            Err(Failure(message)) => assert_eq!(message, b"p: invalid option -- '\xff'\n"),
+            Err(Failure(message)) => assert_eq!(message.as_bytes(), b"p: invalid option -- '\xff'\n"),
             _ => panic!("expected a failure"),
         }
     }
@@ -528,8 +529,9 @@ mod tests {
 
     #[test]
     fn help_names_every_option() {
-        let text = String::from_utf8(help(b"./x")).unwrap();
-        assert!(text.contains("Usage: ./x [option]"));
+        let text = String::from_utf8(help(b"./x").concat()).unwrap();
+        assert!(text.starts_with(&format!("dumb-init v{}\nUsage: ./x [option] command", env!("CARGO_PKG_VERSION"))));
+        assert!(text.contains("\n       ./x --pause [option]\n"));
         for option in LONG_OPTIONS.iter() {
             assert!(text.contains(&format!("--{}", option.name)), "{}", option.name);
         }

@@ -11,6 +11,7 @@
 //! to try the paths in order.
 
 use nix::libc::{EACCES, ENODEV, ENOENT, ENOTDIR, ESTALE, ETIMEDOUT};
+use std::ffi::CStr;
 
 /// Where glibc searches when `PATH` is unset (its `confstr(_CS_PATH)`).
 const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
@@ -19,44 +20,88 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 const PATH_MAX: usize = 4096;
 
 /// The shell that runs a file the kernel cannot execute itself.
-pub const SHELL: &std::ffi::CStr = c"/bin/sh";
+pub const SHELL: &CStr = c"/bin/sh";
 
-/// The paths to try for the command named `file`, in order, given the value of `PATH` (`None`
-/// when it is unset). Empty when there is nothing to try (an empty name).
-pub fn candidates(file: &[u8], path: Option<&[u8]>) -> Vec<Vec<u8>> {
-    if file.is_empty() {
-        return Vec::new();
-    }
-    if file.contains(&b'/') {
-        return vec![file.to_vec()];
-    }
+/// Room for a path to try: the kernel refuses longer ones (`ENAMETOOLONG`) anyway.
+pub const PATH_BUFFER: usize = PATH_MAX;
+
+/// The places to try for the command named `file`, in order, given the value of `PATH` (`None`
+/// when it is unset). Nothing to try for an empty name.
+pub fn candidates<'a>(file: &'a [u8], path: Option<&'a [u8]>) -> Candidates<'a> {
     let path = path.unwrap_or(DEFAULT_PATH);
-    let limit = path.len().min(PATH_MAX - 1) + 1;
-    let mut found = Vec::new();
-    // A transcription of glibc's loop, including its quirk: an entry that is too long is skipped
-    // by stepping onto the ':' after it, which then reads as an empty entry (the working directory).
-    let mut p = 0;
-    loop {
-        let end = path[p..].iter().position(|&b| b == b':').map_or(path.len(), |i| p + i);
-        if end - p >= limit {
-            if end == path.len() {
-                break;
-            }
-            p = end;
-            continue;
-        }
-        let mut candidate = path[p..end].to_vec();
-        if end > p {
-            candidate.push(b'/');
-        }
-        candidate.extend_from_slice(file);
-        found.push(candidate);
-        if end == path.len() {
-            break;
-        }
-        p = end + 1;
+    let search = if file.is_empty() {
+        Search::Done
+    } else if file.contains(&b'/') {
+        Search::AsGiven
+    } else {
+        Search::Path { at: 0, limit: path.len().min(PATH_MAX - 1) + 1 }
+    };
+    Candidates { file, path, search }
+}
+
+/// One place to try: `dir/file`, or `file` alone when `dir` is empty (the working directory, or a
+/// name with a slash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate<'a> {
+    pub dir: &'a [u8],
+    pub file: &'a [u8],
+}
+
+impl Candidate<'_> {
+    /// Writes the path, NUL-terminated, into `buf`; `None` when it does not fit.
+    pub fn join<'b>(&self, buf: &'b mut [u8]) -> Option<&'b CStr> {
+        let slash = usize::from(!self.dir.is_empty());
+        let len = self.dir.len() + slash + self.file.len();
+        let out = buf.get_mut(..=len)?;
+        out[..self.dir.len()].copy_from_slice(self.dir);
+        out[self.dir.len()..slash + self.dir.len()].fill(b'/');
+        out[self.dir.len() + slash..len].copy_from_slice(self.file);
+        out[len] = 0;
+        CStr::from_bytes_with_nul(out).ok()
     }
-    found
+}
+
+pub struct Candidates<'a> {
+    file: &'a [u8],
+    path: &'a [u8],
+    search: Search,
+}
+
+enum Search {
+    AsGiven,
+    /// At byte `at` of `PATH`; entries of `limit` bytes or more are skipped.
+    Path {
+        at: usize,
+        limit: usize,
+    },
+    Done,
+}
+
+impl<'a> Iterator for Candidates<'a> {
+    type Item = Candidate<'a>;
+
+    fn next(&mut self) -> Option<Candidate<'a>> {
+        let file = self.file;
+        match self.search {
+            Search::Done => None,
+            Search::AsGiven => {
+                self.search = Search::Done;
+                Some(Candidate { dir: b"", file })
+            }
+            Search::Path { at, limit } => {
+                // A transcription of glibc's loop, including its quirk: an entry that is too long
+                // is skipped by stepping onto the ':' after it, which then reads as an empty entry.
+                let end = self.path[at..].iter().position(|&b| b == b':').map_or(self.path.len(), |i| at + i);
+                let last = end == self.path.len();
+                self.search = if last { Search::Done } else { Search::Path { at: end + 1, limit } };
+                if end - at >= limit {
+                    self.search = if last { Search::Done } else { Search::Path { at: end, limit } };
+                    return self.next();
+                }
+                Some(Candidate { dir: &self.path[at..end], file })
+            }
+        }
+    }
 }
 
 /// What a failed attempt to run one candidate means for the search.
@@ -97,9 +142,9 @@ mod tests {
     use nix::libc::{E2BIG, EISDIR, ENOEXEC};
 
     fn paths(file: &str, path: Option<&str>) -> Vec<String> {
+        let mut buf = [0u8; PATH_BUFFER];
         candidates(file.as_bytes(), path.map(str::as_bytes))
-            .into_iter()
-            .map(|p| String::from_utf8(p).unwrap())
+            .map(|c| c.join(&mut buf).map_or("(too long)".into(), |p| p.to_str().unwrap().to_string()))
             .collect()
     }
 
@@ -130,6 +175,13 @@ mod tests {
         // Followed by more: skipped onto its ':', which reads as an empty entry.
         assert_eq!(paths("ls", Some(&format!("{long}:/bin"))), ["ls", "/bin/ls"]);
         assert_eq!(paths("ls", Some(&format!("/bin:{long}"))), ["/bin/ls"]);
+    }
+
+    #[test]
+    fn joined_paths_fit_the_buffer_or_are_refused() {
+        let long = "d".repeat(PATH_BUFFER - 4);
+        assert_eq!(paths("ab", Some(&long)), [format!("{long}/ab")]);
+        assert_eq!(paths("abc", Some(&long)), ["(too long)"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use crate::cli::{Failure, Options};
 use crate::exit::{self, Remap};
 use crate::grace::{self, GracePeriod};
+use crate::say::Lossy;
 use crate::signals::{self, Rewrites};
 use nix::libc;
 
@@ -29,11 +30,11 @@ pub struct Config {
 }
 
 /// Combines the options with the environment; `has_command` says whether a command followed them.
-pub fn resolve(
+pub fn resolve<'e>(
     prog: &[u8],
     options: Options,
     has_command: bool,
-    env: impl Fn(&str) -> Option<Vec<u8>>,
+    env: impl Fn(&str) -> Option<&'e [u8]>,
 ) -> Result<Config, Failure> {
     let is = |name: &str, value: &[u8]| env(name).is_some_and(|v| v == value);
     // A non-empty value, for the variables that carry one (an empty variable counts as unset).
@@ -41,22 +42,17 @@ pub fn resolve(
 
     let pause = options.pause || is("DUMB_INIT_PAUSE", b"1");
     if pause && has_command {
-        return Err(Failure(
-            [prog, b": --pause runs no command; remove the command or --pause (DUMB_INIT_PAUSE)\n"].concat(),
-        ));
+        return Err(Failure::new(prog, &[b"--pause runs no command; remove the command or --pause (DUMB_INIT_PAUSE)"]));
     }
     if !pause && !has_command {
         return Err(Failure::usage(prog));
     }
     let wait_all = options.wait_all || is("DUMB_INIT_WAIT_ALL", b"1");
     if pause && wait_all {
-        return Err(Failure(
-            [
-                prog,
-                b": --wait-all waits for the processes a command leaves, and --pause runs none; \
-                  use one of --wait-all (DUMB_INIT_WAIT_ALL) and --pause (DUMB_INIT_PAUSE)\n",
-            ]
-            .concat(),
+        return Err(Failure::new(
+            prog,
+            &[b"--wait-all waits for the processes a command leaves, and --pause runs none; \
+                use one of --wait-all (DUMB_INIT_WAIT_ALL) and --pause (DUMB_INIT_PAUSE)"],
         ));
     }
 
@@ -69,7 +65,7 @@ pub fn resolve(
         let mut from_env = Rewrites::default();
         for rule in list.split(|&b| b == b',') {
             let (from, to) = signals::parse_rule(rule).map_err(|why| {
-                Failure::bad_value(prog, "DUMB_INIT_REWRITE", &list, format_args!("'{}': {why}", lossy(rule)))
+                Failure::bad_value(prog, "DUMB_INIT_REWRITE", list, format_args!("'{}': {why}", Lossy(rule)))
             })?;
             from_env.set(from, to);
         }
@@ -86,7 +82,7 @@ pub fn resolve(
     let grace_period = match (options.grace_period, value("DUMB_INIT_GRACE_PERIOD")) {
         (Some(period), _) => period,
         (None, Some(text)) => {
-            grace::parse(&text).map_err(|why| Failure::bad_value(prog, "DUMB_INIT_GRACE_PERIOD", &text, why))?
+            grace::parse(text).map_err(|why| Failure::bad_value(prog, "DUMB_INIT_GRACE_PERIOD", text, why))?
         }
         (None, None) => GracePeriod::default(),
     };
@@ -96,7 +92,7 @@ pub fn resolve(
         let mut from_env = Remap::default();
         for rule in list.split(|&b| b == b',') {
             let (from, to) = exit::parse_rule(rule).map_err(|why| {
-                Failure::bad_value(prog, "DUMB_INIT_REMAP_EXIT", &list, format_args!("'{}': {why}", lossy(rule)))
+                Failure::bad_value(prog, "DUMB_INIT_REMAP_EXIT", list, format_args!("'{}': {why}", Lossy(rule)))
             })?;
             from_env.set(from, to);
         }
@@ -106,8 +102,8 @@ pub fn resolve(
     let pdeathsig = match (options.pdeathsig, value("DUMB_INIT_PDEATHSIG")) {
         (Some(signal), _) => Some(signal),
         (None, Some(text)) => Some(
-            signals::parse_receivable(&text)
-                .map_err(|why| Failure::bad_value(prog, "DUMB_INIT_PDEATHSIG", &text, why))?,
+            signals::parse_receivable(text)
+                .map_err(|why| Failure::bad_value(prog, "DUMB_INIT_PDEATHSIG", text, why))?,
         ),
         (None, None) => None,
     };
@@ -126,10 +122,6 @@ pub fn resolve(
     })
 }
 
-fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,8 +130,9 @@ mod tests {
     fn resolve_with(args: &[&[u8]], vars: &[(&str, &str)]) -> Result<Config, String> {
         let Ok(Action::Run(options)) = parse(args) else { panic!("bad test arguments") };
         let has_command = options.command < args.len();
-        let env = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes().to_vec());
-        resolve(b"dumb-init", options, has_command, env).map_err(|Failure(m)| String::from_utf8(m).unwrap())
+        let env = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes());
+        resolve(b"dumb-init", options, has_command, env)
+            .map_err(|Failure(m)| String::from_utf8(m.as_bytes().to_vec()).unwrap())
     }
 
     fn ok(args: &[&[u8]], vars: &[(&str, &str)]) -> Config {

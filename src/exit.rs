@@ -37,33 +37,42 @@ impl ChildExit {
 /// `--remap-exit` rules: exit status FROM becomes TO.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Remap {
-    to: [Option<u8>; 256],
+    /// Bit `s` is set when status `s` has a rule (a table of `Option<u8>` would take twice the
+    /// room, and dumb-init keeps its stack, hence its memory, small).
+    ruled: [u64; 4],
+    to: [u8; 256],
 }
 
 impl Default for Remap {
     fn default() -> Self {
-        Remap { to: [None; 256] }
+        Remap { ruled: [0; 4], to: [0; 256] }
     }
 }
 
 impl Remap {
     /// Sets the rule for `from`; a later rule for the same status wins.
     pub fn set(&mut self, from: u8, to: u8) {
-        self.to[usize::from(from)] = Some(to);
+        self.ruled[usize::from(from / 64)] |= 1 << (from % 64);
+        self.to[usize::from(from)] = to;
+    }
+
+    fn rule(&self, from: u8) -> Option<u8> {
+        let ruled = self.ruled[usize::from(from / 64)] & (1 << (from % 64)) != 0;
+        ruled.then_some(self.to[usize::from(from)])
     }
 
     /// Adds every rule of `other` for which this one has none (flags win over the variable).
     pub fn fill_from(&mut self, other: &Remap) {
-        for (mine, theirs) in self.to.iter_mut().zip(other.to.iter()) {
-            if mine.is_none() {
-                *mine = *theirs;
+        for from in 0..=u8::MAX {
+            if let (None, Some(to)) = (self.rule(from), other.rule(from)) {
+                self.set(from, to);
             }
         }
     }
 
     /// The status dumb-init exits with, given the status it would have exited with.
     pub fn apply(&self, status: i32) -> i32 {
-        let rule = u8::try_from(status).ok().and_then(|s| self.to[usize::from(s)]);
+        let rule = u8::try_from(status).ok().and_then(|s| self.rule(s));
         rule.map_or(status, i32::from)
     }
 }
@@ -127,6 +136,13 @@ mod tests {
         flags.set(130, 0);
         remap.fill_from(&flags);
         assert_eq!((remap.apply(143), remap.apply(130)), (1, 0));
+        // A rule to the status itself is a rule too (it keeps a variable's rule out).
+        let mut same = Remap::default();
+        same.set(255, 255);
+        let mut env = Remap::default();
+        env.set(255, 0);
+        same.fill_from(&env);
+        assert_eq!((same.apply(255), same.apply(256), same.apply(-1)), (255, 256, -1));
     }
 
     #[test]

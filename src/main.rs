@@ -6,10 +6,14 @@
 //!
 //! `main` is the C entry point (`no_main`): Rust's own start-up would read `/proc/self/maps`,
 //! map an alternate signal stack and ignore `SIGPIPE` before dumb-init undoes it, which is most
-//! of an init's start-up cost and none of its job. The arguments are taken from C's `argv`
-//! (without Rust's start-up, `std::env::args` is empty on musl).
+//! of an init's start-up cost and none of its job. The arguments are read in place from C's
+//! `argv` (without Rust's start-up, `std::env::args` is empty on musl), and nothing is allocated:
+//! every message is put together on the stack.
 
 #![cfg_attr(not(test), no_main)]
+// A `Failure` carries its message in a 1 KB buffer: it is made once, on the way out, and a box
+// would bring in the heap, which dumb-init otherwise does without.
+#![allow(clippy::result_large_err)]
 
 mod cli;
 mod command;
@@ -24,48 +28,58 @@ mod sys;
 
 use cli::{Action, Failure};
 use config::Config;
-use say::{debug, error};
-use std::ffi::OsString;
-use std::io::Write;
-use std::os::unix::ffi::OsStringExt;
+use say::{debug, error, Text};
+use std::ffi::{c_char, c_int, CStr};
+use std::fmt::Write;
 use supervisor::Supervisor;
 use sys::Signals;
 
 #[cfg(not(test))] // the unit tests bring their own main
 #[no_mangle]
-extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
-    let args = (0..usize::try_from(argc).unwrap_or(0))
-        // SAFETY: the C runtime passes argc pointers to NUL-terminated strings that live as long
-        // as the process.
-        .map(|i| unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) }.to_bytes().to_vec())
-        .collect();
-    run(args)
+extern "C" fn main(argc: c_int, argv: *mut *const c_char) -> c_int {
+    run(argc, argv)
+}
+
+/// One word of the command line, read in place.
+#[repr(transparent)]
+struct Arg(*const c_char);
+
+impl AsRef<[u8]> for Arg {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the C runtime's argv strings are NUL-terminated and live as long as the process.
+        unsafe { CStr::from_ptr(self.0) }.to_bytes()
+    }
 }
 
 /// The steps, in order; never returns (dumb-init exits with its child).
 #[cfg_attr(test, allow(dead_code))]
-fn run(args: Vec<Vec<u8>>) -> ! {
+fn run(argc: c_int, argv: *mut *const c_char) -> ! {
     // Taken first, so a parent that dies while dumb-init starts up is noticed (see watch_parent).
     let parent = sys::parent_pid();
-    let prog = cli::program_name(&args);
+    // SAFETY: the C runtime passes `argc` strings in `argv`; Arg is a transparent wrapper.
+    let args = unsafe { std::slice::from_raw_parts(argv.cast::<Arg>(), usize::try_from(argc).unwrap_or(0)) };
+    let prog = cli::program_name(args);
 
-    let options = match cli::parse(&args) {
+    let options = match cli::parse(args) {
         Ok(Action::Run(options)) => options,
         Ok(Action::Help) => finish(&cli::help(prog), 0),
-        Ok(Action::Version) => finish(concat!("dumb-init v", env!("CARGO_PKG_VERSION"), "\n").as_bytes(), 0),
+        Ok(Action::Version) => finish(&[concat!("dumb-init v", env!("CARGO_PKG_VERSION"), "\n").as_bytes()], 0),
         Ok(Action::ListSignals) => list_signals(),
-        Err(Failure(message)) => finish(&message, 1),
+        Err(Failure(message)) => finish(&[message.as_bytes()], 1),
     };
-    let command = args[options.command..].to_vec();
-    let env = |name: &str| std::env::var_os(name).map(OsString::into_vec);
-    let config = match config::resolve(prog, options, !command.is_empty(), env) {
+    let has_command = options.command < args.len();
+    // SAFETY: the command starts within argv, after dumb-init's own name (see Command::new).
+    let command = unsafe { sys::Command::new(argv.add(options.command)) };
+    let config = match config::resolve(prog, options, has_command, sys::getenv) {
         Ok(config) => config,
-        Err(Failure(message)) => finish(&message, 1),
+        Err(Failure(message)) => finish(&[message.as_bytes()], 1),
     };
+    // Before the first message: a log write to a pipe nobody reads queues a SIGPIPE, which must
+    // find it blocked, not at its default action (death).
+    sys::take_over_signals();
     debug!(config.debug_from_env, "Running in debug mode.");
     debug!(config.verbose && config.setsid_off_from_env, "Not running in setsid mode.");
 
-    sys::take_over_signals();
     let mut signals = Signals::new();
     let parent_gone = watch_parent(&config, parent, &mut signals);
     reap_orphans(&config);
@@ -76,7 +90,7 @@ fn run(args: Vec<Vec<u8>>) -> ! {
         debug!(config.verbose, "Pausing: no child; waiting for SIGTERM or SIGINT.");
         None
     } else {
-        Some(spawn(&config, command))
+        Some(spawn(&config, &command))
     };
     // The child has the caller's working directory; dumb-init keeps no directory busy.
     if let Err(errno) = sys::chdir_root() {
@@ -87,20 +101,23 @@ fn run(args: Vec<Vec<u8>>) -> ! {
 
 /// Prints `message` on stderr and exits with `status` (help, version, and every failure before
 /// the child starts).
-fn finish(message: &[u8], status: i32) -> ! {
-    sys::write_stderr(message);
+fn finish(message: &[&[u8]], status: i32) -> ! {
+    for piece in message {
+        sys::write_stderr(piece);
+    }
     sys::exit(status)
 }
 
 /// `--list-signals`: `NUMBER NAME` lines on stdout.
 fn list_signals() -> ! {
-    let mut out = std::io::stdout().lock();
     for n in signals::named() {
-        if writeln!(out, "{n} {}", signals::Name(n)).is_err() {
+        let mut line = Text::new();
+        let _ = write!(line, "{n} {}", signals::Name(n));
+        line.end_line();
+        if sys::write_all(1, line.as_bytes()).is_err() {
             break;
         }
     }
-    let _ = out.flush();
     sys::exit(0)
 }
 
@@ -165,9 +182,8 @@ fn detach_tty(config: &Config) {
 }
 
 /// Starts the command; exits if it cannot.
-fn spawn(config: &Config, command: Vec<Vec<u8>>) -> i32 {
-    let mut command = sys::Command::new(command);
-    match sys::spawn(&mut command, config.setsid, config.verbose) {
+fn spawn(config: &Config, command: &sys::Command) -> i32 {
+    match sys::spawn(command, config.setsid, config.verbose) {
         Ok(pid) => {
             debug!(config.verbose, "Child spawned with PID {pid}.");
             pid

@@ -6,6 +6,7 @@
 //! signal on every build, so the range is fixed here rather than asked of the C library. dumb-init
 //! starts no threads, so 32 and 33 are ordinary signals to it: caught, forwarded, rewritable by number.
 
+use crate::say::Lossy;
 use nix::libc;
 use std::fmt;
 
@@ -125,15 +126,15 @@ pub fn parse(word: &[u8]) -> Result<i32, BadSignal> {
         let n = decimal(word).ok_or(BadSignal::OutOfRange)?;
         return if exists(n) { Ok(n) } else { Err(BadSignal::OutOfRange) };
     }
-    let upper = word.to_ascii_uppercase();
-    let name = upper.strip_prefix(b"SIG").unwrap_or(&upper);
-    let by_name = CLASSIC.iter().chain(ALIASES.iter()).find(|(_, known)| known.as_bytes() == name);
+    // Names in any case: `term`, `SigTerm`, `rtmin+3`.
+    let name = strip_prefix_ignoring_case(word, b"SIG").unwrap_or(word);
+    let by_name = CLASSIC.iter().chain(ALIASES.iter()).find(|(_, known)| known.as_bytes().eq_ignore_ascii_case(name));
     if let Some((n, _)) = by_name {
         return Ok(*n);
     }
-    let n = if let Some(rest) = name.strip_prefix(b"RTMIN") {
+    let n = if let Some(rest) = strip_prefix_ignoring_case(name, b"RTMIN") {
         offset(rest, b'+').map(|k| RTMIN.saturating_add(k))
-    } else if let Some(rest) = name.strip_prefix(b"RTMAX") {
+    } else if let Some(rest) = strip_prefix_ignoring_case(name, b"RTMAX") {
         offset(rest, b'-').map(|k| RTMAX.saturating_sub(k))
     } else {
         None
@@ -143,6 +144,11 @@ pub fn parse(word: &[u8]) -> Result<i32, BadSignal> {
         Some(_) => Err(BadSignal::OutOfRange),
         None => Err(BadSignal::Unknown),
     }
+}
+
+fn strip_prefix_ignoring_case<'a>(word: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = word.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &word[prefix.len()..])
 }
 
 /// Parses a signal that dumb-init must receive and act on: the source of a rewrite, `--pdeathsig`.
@@ -174,31 +180,31 @@ pub fn decimal(digits: &[u8]) -> Option<i32> {
 
 /// Why a `FROM:TO` rewrite rule was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BadRule {
+pub enum BadRule<'a> {
     /// No `:` in the rule.
     Shape,
     /// The named part (`FROM` or `TO`) is not acceptable.
-    Part(Vec<u8>, BadSignal),
+    Part(&'a [u8], BadSignal),
 }
 
-impl fmt::Display for BadRule {
+impl fmt::Display for BadRule<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BadRule::Shape => f.write_str("expected FROM:TO, two signals separated by a colon"),
-            BadRule::Part(word, why) => write!(f, "'{}' is {why}", String::from_utf8_lossy(word)),
+            BadRule::Part(word, why) => write!(f, "'{}' is {why}", Lossy(word)),
         }
     }
 }
 
 /// Parses one rewrite rule `FROM:TO`; `TO` may be `0`, which means "do not forward".
-pub fn parse_rule(rule: &[u8]) -> Result<(i32, i32), BadRule> {
+pub fn parse_rule(rule: &[u8]) -> Result<(i32, i32), BadRule<'_>> {
     let colon = rule.iter().position(|&b| b == b':').ok_or(BadRule::Shape)?;
     let (from, to) = (&rule[..colon], &rule[colon + 1..]);
-    let from_n = parse_receivable(from).map_err(|why| BadRule::Part(from.to_vec(), why))?;
+    let from_n = parse_receivable(from).map_err(|why| BadRule::Part(from, why))?;
     let to_n = if !to.is_empty() && to.iter().all(|&b| b == b'0') {
         0
     } else {
-        parse(to).map_err(|why| BadRule::Part(to.to_vec(), why))?
+        parse(to).map_err(|why| BadRule::Part(to, why))?
     };
     Ok((from_n, to_n))
 }
@@ -330,7 +336,7 @@ mod tests {
         {
             assert!(parse_rule(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
-        assert_eq!(parse_rule(b"15:3x"), Err(BadRule::Part(b"3x".to_vec(), BadSignal::Unknown)));
+        assert_eq!(parse_rule(b"15:3x"), Err(BadRule::Part(b"3x", BadSignal::Unknown)));
     }
 
     #[test]

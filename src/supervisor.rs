@@ -270,12 +270,12 @@ impl Supervisor {
     /// Each process gets it once (a second `SIGTERM` means "hurry" to some programs). Returns how
     /// many of dumb-init's own children it reached, as `/proc` lists them.
     fn signal_the_rest(&self, signal: i32) -> usize {
-        let group = self.child.filter(|_| self.config.setsid);
-        if let Some(group) = group {
-            let _ = sys::send(-group, signal);
-        }
         // kill(-1) from PID 1 reaches every process of its namespace but itself, and nothing outside it.
         let everyone = self.own_pid == 1 && sys::send(-1, signal).is_ok();
+        let group = self.child.filter(|_| self.config.setsid);
+        if let (Some(group), false) = (group, everyone) {
+            let _ = sys::send(-group, signal);
+        }
         let mut reached = 0;
         sys::for_each_child(|pid| {
             let sent_already = everyone || group.is_some_and(|group| sys::group_of(pid) == Ok(group));

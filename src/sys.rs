@@ -9,12 +9,12 @@
 use crate::command::{self, Failure};
 use crate::errno::ErrorText;
 use crate::exit::ChildExit;
-use crate::say::{debug, error, Line};
+use crate::say::{debug, error, Text};
 use crate::signals;
 use nix::errno::Errno;
 use nix::libc::{self, c_char, c_int, c_long};
 use nix::unistd;
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,19 +22,43 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// failure would queue one more `SIGPIPE` for dumb-init.
 static STDERR_GONE: AtomicBool = AtomicBool::new(false);
 
-/// Writes all of `bytes` to stderr, retrying after interruptions. Other errors drop the message
-/// (there is nowhere left to report them); a broken pipe stops all later writes.
-pub fn write_stderr(mut bytes: &[u8]) {
-    while !bytes.is_empty() && !STDERR_GONE.load(Ordering::Relaxed) {
+/// Writes all of `bytes` to stderr. Errors drop the message (there is nowhere left to report
+/// them); a broken pipe stops all later writes.
+pub fn write_stderr(bytes: &[u8]) {
+    if !STDERR_GONE.load(Ordering::Relaxed) && write_all(libc::STDERR_FILENO, bytes) == Err(Errno::EPIPE) {
+        STDERR_GONE.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes all of `bytes` to `fd`, retrying after interruptions.
+pub fn write_all(fd: c_int, mut bytes: &[u8]) -> Result<(), Errno> {
+    while !bytes.is_empty() {
         // SAFETY: the pointer and length describe a live slice.
-        let n = unsafe { libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), bytes.len()) };
-        match n {
-            n if n > 0 => bytes = &bytes[n as usize..],
-            -1 if Errno::last() == Errno::EINTR => continue,
-            -1 if Errno::last() == Errno::EPIPE => STDERR_GONE.store(true, Ordering::Relaxed),
-            _ => return,
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        match Errno::result(n) {
+            Ok(n) => bytes = &bytes[n as usize..],
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno),
         }
     }
+    Ok(())
+}
+
+/// The value of environment variable `name`, as `getenv` finds it.
+pub fn getenv(name: &str) -> Option<&'static [u8]> {
+    // SAFETY: the C runtime leaves `environ` a NULL-terminated array of NUL-terminated strings,
+    // and dumb-init never changes its environment, so they stay valid for the whole run.
+    unsafe {
+        let mut entry = environ;
+        while !(*entry).is_null() {
+            let bytes = CStr::from_ptr(*entry).to_bytes();
+            if let Some(value) = bytes.strip_prefix(name.as_bytes()).and_then(|rest| rest.strip_prefix(b"=")) {
+                return Some(value);
+            }
+            entry = entry.add(1);
+        }
+    }
+    None
 }
 
 /// An error as 1.2.5's debug lines show it: `errno=25 Inappropriate ioctl for device`.
@@ -54,6 +78,10 @@ impl Mask {
     /// Signals 1 to 64 (the kernel leaves `SIGKILL` and `SIGSTOP` out of a mask by itself).
     const ALL: Mask = Mask(u64::MAX);
     const NONE: Mask = Mask(0);
+
+    fn of(signal: i32) -> Mask {
+        Mask(1 << (signal - 1))
+    }
 
     /// The signals numbered above `n`.
     fn above(n: i32) -> Mask {
@@ -329,7 +357,8 @@ pub fn detach_tty() -> Result<bool, Errno> {
 }
 
 pub fn chdir_root() -> Result<(), Errno> {
-    unistd::chdir("/")
+    // SAFETY: a NUL-terminated path.
+    Errno::result(unsafe { libc::chdir(c"/".as_ptr()) }).map(drop)
 }
 
 /// Calls `f` with the PID of each child of dumb-init, as `/proc` lists them; returns how many, or
@@ -368,40 +397,27 @@ pub fn for_each_child(mut f: impl FnMut(i32)) -> Option<usize> {
     Some(count)
 }
 
-/// The child's command, made ready before `fork` so the child has nothing to allocate.
+/// The child's command: its words, as the C runtime passed them to dumb-init (a NULL-terminated
+/// array of strings), and the `PATH` to look it up in. Nothing is allocated: the child builds each
+/// path to try on its stack, as glibc's `execvp` does.
 pub struct Command {
-    _argv: Vec<CString>,
-    argv: Vec<*const c_char>,
-    /// The paths to try, in order (see `command::candidates`).
-    paths: Vec<CString>,
-    /// `/bin/sh PATH ARGS...` for a file the kernel cannot execute: slot 1 is set to each path
-    /// that needs it.
-    script_argv: Vec<*const c_char>,
-    /// `[dumb-init] CMD: `, for an exec failure.
-    failure_prefix: Vec<u8>,
+    /// The command's first word, within dumb-init's own `argv`; at least one word (dumb-init's
+    /// name) comes before it, which the child may overwrite (see `exec`).
+    argv: *mut *const c_char,
+    path: Option<&'static [u8]>,
 }
 
 impl Command {
-    /// From the command's words. Arguments from `argv` hold no NUL byte, so none is dropped.
-    pub fn new(words: Vec<Vec<u8>>) -> Command {
-        let mut failure_prefix = b"[dumb-init] ".to_vec();
-        let file = words.first().cloned().unwrap_or_default();
-        failure_prefix.extend_from_slice(&file);
-        failure_prefix.extend_from_slice(b": ");
-        let path = std::env::var_os("PATH").map(std::os::unix::ffi::OsStringExt::into_vec);
-        let paths = command::candidates(&file, path.as_deref()).into_iter().filter_map(|p| CString::new(p).ok());
-        let owned: Vec<CString> = words.into_iter().filter_map(|w| CString::new(w).ok()).collect();
-        let mut argv: Vec<*const c_char> = owned.iter().map(|w| w.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        // glibc's layout: the shell, the file, then the arguments after argv[0].
-        let mut script_argv = vec![command::SHELL.as_ptr(), std::ptr::null()];
-        script_argv.extend_from_slice(argv.get(1..).unwrap_or(&[std::ptr::null()]));
-        Command { _argv: owned, argv, paths: paths.collect(), script_argv, failure_prefix }
+    /// # Safety
+    /// `argv` points into the `argv` array the C runtime gave `main`, past its first element, at
+    /// the command's first word.
+    pub unsafe fn new(argv: *mut *const c_char) -> Command {
+        Command { argv, path: getenv("PATH") }
     }
 }
 
 /// Forks; the child becomes `command`. Returns the child's PID.
-pub fn spawn(command: &mut Command, setsid: bool, verbose: bool) -> Result<i32, Errno> {
+pub fn spawn(command: &Command, setsid: bool, verbose: bool) -> Result<i32, Errno> {
     // SAFETY: dumb-init has a single thread, so the child starts in a consistent state; it then
     // only makes system calls and formats into stack buffers until exec or _exit.
     match unsafe { libc::fork() } {
@@ -412,7 +428,7 @@ pub fn spawn(command: &mut Command, setsid: bool, verbose: bool) -> Result<i32, 
 }
 
 /// The child's side of `spawn`: never returns.
-fn become_command(command: &mut Command, setsid: bool, verbose: bool) -> ! {
+fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
     if setsid {
         // SAFETY: setsid has no memory effects.
         if unsafe { libc::setsid() } == -1 {
@@ -429,13 +445,24 @@ fn become_command(command: &mut Command, setsid: bool, verbose: bool) -> ! {
         }
         debug!(verbose, "setsid complete.");
     }
+    if STDERR_GONE.load(Ordering::Relaxed) {
+        // A line above hit a pipe nobody reads, and the kernel queued a SIGPIPE for this process,
+        // which would kill it the moment its mask opens: drop it (but not one forwarded to it).
+        if let Ok(received) = take(Mask::of(libc::SIGPIPE), Some(0)) {
+            if received.sender != own_pid() {
+                let _ = send(own_pid(), libc::SIGPIPE);
+            }
+        }
+    }
     // Every action is the default already (see take_over_signals), so a signal queued for the
     // child before exec acts on it as it would after.
     set_mask(Mask::NONE);
-    let errno = exec(command);
-    let mut line = Line::empty();
-    line.push(&command.failure_prefix);
-    let _ = write!(line, "{}", ErrorText(errno));
+    // SAFETY: `argv` is the command's NULL-terminated word list (see Command::new).
+    let file = unsafe { CStr::from_ptr(*command.argv) }.to_bytes();
+    let errno = exec(command, file);
+    let mut line = Text::line();
+    line.push(file);
+    let _ = write!(line, ": {}", ErrorText(errno));
     line.emit();
     // SAFETY: as above.
     unsafe { libc::_exit(2) }
@@ -445,22 +472,15 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-/// Tries each path of `command` as glibc's `execvp` does; returns the error to report.
-fn exec(command: &mut Command) -> i32 {
+/// Tries each place `command::candidates` gives for `file`, as glibc's `execvp` does; returns the
+/// error to report. Runs in the child, between `fork` and `exec`: stack buffers and system calls.
+fn exec(command: &Command, file: &[u8]) -> i32 {
+    let mut buf = [0u8; command::PATH_BUFFER];
     let (mut last, mut denied) = (None, false);
-    for path in &command.paths {
-        // SAFETY: NUL-terminated path, NULL-terminated argument vectors of live strings, and the
-        // process's own environment.
-        let errno = unsafe {
-            libc::execve(path.as_ptr(), command.argv.as_ptr(), environ);
-            match Errno::last_raw() {
-                libc::ENOEXEC => {
-                    command.script_argv[1] = path.as_ptr();
-                    libc::execve(command::SHELL.as_ptr(), command.script_argv.as_ptr(), environ);
-                    Errno::last_raw()
-                }
-                errno => errno,
-            }
+    for candidate in command::candidates(file, command.path) {
+        let errno = match candidate.join(&mut buf) {
+            Some(path) => exec_one(command, path),
+            None => libc::ENAMETOOLONG, // what the kernel would say
         };
         last = Some(errno);
         match command::classify(errno) {
@@ -472,7 +492,34 @@ fn exec(command: &mut Command) -> i32 {
     command::final_error(last, denied)
 }
 
-/// Ends dumb-init with `status`.
+/// Runs the file at `path`, or, when the kernel cannot (`ENOEXEC`: a script without `#!`), has
+/// `/bin/sh` run it with the same arguments. Returns the error if neither happened.
+fn exec_one(command: &Command, path: &CStr) -> i32 {
+    let argv = command.argv;
+    // SAFETY: `argv` is a NULL-terminated array of NUL-terminated strings, and `environ` the
+    // process's own environment.
+    unsafe { libc::execve(path.as_ptr(), argv.cast_const(), environ) };
+    if Errno::last_raw() != libc::ENOEXEC {
+        return Errno::last_raw();
+    }
+    // glibc's layout: `/bin/sh PATH ARGS...`. The two slots before ARGS (the word before the
+    // command, and the command's name) are this child's copy of dumb-init's argv, which nothing
+    // else reads; the name goes back for the next candidate.
+    // SAFETY: Command::new guarantees a slot before `argv`; both slots are written and read
+    // within the array.
+    unsafe {
+        let (before, name) = (*argv.sub(1), *argv);
+        *argv.sub(1) = command::SHELL.as_ptr();
+        *argv = path.as_ptr();
+        libc::execve(command::SHELL.as_ptr(), argv.sub(1).cast_const(), environ);
+        (*argv.sub(1), *argv) = (before, name);
+    }
+    Errno::last_raw()
+}
+
+/// Ends dumb-init with `status`. Nothing is buffered (every message is written at once), so
+/// there is nothing to flush.
 pub fn exit(status: i32) -> ! {
-    std::process::exit(status)
+    // SAFETY: _exit ends the process; it has no preconditions.
+    unsafe { libc::_exit(status) }
 }
