@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.features_util import PROMPT, assert_clean_error, env_for, run, running
+from testing.features_util import PROMPT, TREE, assert_clean_error, env_for, run, running
 
 
 def test_list_signals_by_prefix(dumb_init_bin: str) -> None:
@@ -35,14 +35,24 @@ def test_list_signals_ignores_what_follows(dumb_init_bin: str, tmp_path: Path) -
         # --re was --rewrite in 1.2.5 and still is: TERM:QUIT is no exit-status rule.
         (["--re=TERM:QUIT", "sh", "-c", "exit 3"], 3),
         (["--re", "15:3", "sh", "-c", "exit 3"], 3),
-        (["--g=0.5", "sh", "-c", "exit 3"], 3),
-        (["--gr", "1", "sh", "-c", "exit 3"], 3),
     ],
 )
 def test_value_option_prefixes(dumb_init_bin: str, argv: list[str], code: int) -> None:
     done = run([dumb_init_bin, *argv])
     assert done.returncode == code, done.stderr
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("option", [["--g=0.5"], ["--gr", "0.5"], ["--grace=0.5"]])
+def test_grace_period_prefixes_start_a_period(dumb_init_bin: str, option: list[str]) -> None:
+    """The period runs: a process that ignores SIGTERM is killed when it ends."""
+    argv = [dumb_init_bin, "-v", *option, *TREE, "--exit", "3", "stubborn"]
+    with running(argv) as (proc, out, err):
+        stubborn = int(out.wait_for("spawned stubborn ").split()[2])
+        assert proc.wait(PROMPT) == 3
+        stderr = err.rest()
+    assert "[dumb-init] Grace period: waiting up to 0.5 seconds for remaining processes." in stderr
+    assert f"[dumb-init] A child with PID {stubborn} was terminated by signal 9." in stderr
 
 
 def test_re_prefix_is_still_rewrite(dumb_init_bin: str) -> None:
@@ -104,7 +114,7 @@ def test_missing_value(dumb_init_bin: str, option: str) -> None:
     assert done.stderr == f"{dumb_init_bin}: option '{option}' requires an argument\n"
 
 
-@pytest.mark.parametrize("option", ["--list-signals", "--pause"])
+@pytest.mark.parametrize("option", ["--list-signals", "--pause", "--wait-all"])
 def test_flag_takes_no_value(dumb_init_bin: str, option: str) -> None:
     done = run([dumb_init_bin, f"{option}=1", "true"])
     assert done.returncode == 1
@@ -112,7 +122,19 @@ def test_flag_takes_no_value(dumb_init_bin: str, option: str) -> None:
 
 
 BAD_GRACE = ["abc", "-1", "", "1s", "1,5", "nan", "inf", "1e3", "1.2.3", ".", " 1", "2 "]
-BAD_SIGNAL = ["NOPE", "0", "65", "KILL", "SIGSTOP", "CHLD", "SIGCLD", "-15", "TERM+1", "RTMAX+1", ""]
+BAD_SIGNAL = [
+    "NOPE",
+    "0",
+    "65",
+    "KILL",
+    "SIGSTOP",
+    "CHLD",
+    "SIGCLD",
+    "-15",
+    "TERM+1",
+    "RTMAX+1",
+    "",
+]
 
 
 @pytest.mark.parametrize(
@@ -136,6 +158,31 @@ def test_bad_variable_value(dumb_init_bin: str, tmp_path: Path, variable: str, v
     done = run([dumb_init_bin, "touch", str(marker)], env=env_for(**{variable: value}))
     assert_clean_error(done, variable, f"'{value}'")
     assert not marker.exists(), "the command must not run"
+
+
+TAKEN = "taken by dumb-init itself (SIGCHLD makes it reap children), so never forwarded"
+
+
+@pytest.mark.parametrize("value", ["CHLD", "SIGCHLD", "chld", "SIGCLD", "17"])
+def test_pdeathsig_refuses_chld_saying_why(dumb_init_bin: str, value: str) -> None:
+    """SIGCHLD is what dumb-init reaps on: as a parent-death signal it could never be forwarded."""
+    for spelling in ([f"--pdeathsig={value}"], ["--pdeathsig", value], [f"--pd={value}"]):
+        done = run([dumb_init_bin, *spelling, "true"])
+        assert_clean_error(done)
+        assert done.stderr == f"{dumb_init_bin}: invalid --pdeathsig value '{value}': {TAKEN}\n"
+    done = run([dumb_init_bin, "true"], env=env_for(DUMB_INIT_PDEATHSIG=value))
+    assert_clean_error(done)
+    assert done.stderr == f"{dumb_init_bin}: invalid DUMB_INIT_PDEATHSIG value '{value}': {TAKEN}\n"
+
+
+@pytest.mark.parametrize("value", ["KILL", "SIGSTOP", "9"])
+def test_pdeathsig_refuses_uncatchable_signals_saying_why(dumb_init_bin: str, value: str) -> None:
+    done = run([dumb_init_bin, f"--pdeathsig={value}", "true"])
+    assert_clean_error(done)
+    assert done.stderr == (
+        f"{dumb_init_bin}: invalid --pdeathsig value '{value}': "
+        "a signal that cannot be caught, so dumb-init never receives it\n"
+    )
 
 
 def test_bad_value_is_reported_before_a_later_help(dumb_init_bin: str) -> None:
