@@ -4,6 +4,7 @@ an interactive shell gets working job control."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -81,7 +82,14 @@ def to_the_background() -> None:
             os.execvp("sleep", ["sleep", "60"])
         finally:
             os._exit(127)
-    os.setpgid(pid, pid)
+    # Both sides call setpgid, the shell's idiom, so the group exists before
+    # either goes on. The parent's call fails with EACCES once the child has
+    # exec'd, which it only does after its own call succeeded.
+    try:
+        os.setpgid(pid, pid)
+    except PermissionError as e:
+        if e.errno != errno.EACCES:
+            raise
     os.tcsetpgrp(0, pid)
 
 
