@@ -22,22 +22,38 @@ PR_SET_CHILD_SUBREAPER = 36
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 
 
+def _binary_under_test() -> tuple[str, str]:
+    """The binary the suite tests, and where it comes from: ``$DUMB_INIT_BINARY``, else the
+    installed package's ``exec_path()``. Raises ``LookupError`` saying what is missing."""
+    path = os.environ.get("DUMB_INIT_BINARY")
+    if path:
+        return os.path.abspath(path), "$DUMB_INIT_BINARY"
+    try:
+        import dumb_init
+    except ImportError as e:
+        raise LookupError(f"set DUMB_INIT_BINARY or install the dumb-init package ({e})") from e
+    return os.path.abspath(dumb_init.exec_path()), "the installed package's exec_path()"
+
+
+def pytest_report_header() -> str:
+    """Says which binary this run tests, first thing in pytest's output."""
+    try:
+        path, source = _binary_under_test()
+    except (LookupError, FileNotFoundError) as e:
+        return f"dumb-init under test: none ({e})"
+    return f"dumb-init under test: {path} (from {source})"
+
+
 @pytest.fixture(scope="session")
 def dumb_init_bin() -> str:
     """The binary under test: ``$DUMB_INIT_BINARY``, else the installed package's."""
-    path = os.environ.get("DUMB_INIT_BINARY")
-    if not path:
-        try:
-            import dumb_init
-        except ImportError as e:
-            pytest.fail(
-                f"set DUMB_INIT_BINARY or install the dumb-init package ({e})",
-                pytrace=False,
-            )
-        path = dumb_init.exec_path()
+    try:
+        path, _ = _binary_under_test()
+    except LookupError as e:
+        pytest.fail(str(e), pytrace=False)
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"dumb-init binary {path!r} is not an executable file", pytrace=False)
-    return os.path.abspath(path)
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

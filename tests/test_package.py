@@ -1,6 +1,10 @@
 """The installed Python package: ``dumb_init.exec_path()``, ``__version__``,
 ``python -m dumb_init``, a static binary, and the wheel's contents and layouts.
 
+These test the package's binary, ``exec_path()``; the rest of the suite tests
+``dumb_init_bin`` (``$DUMB_INIT_BINARY`` when set). The first test checks that
+both are the same binary, and says which each is when they are not.
+
 The wheel checks need the wheel tox built (``$TOX_PACKAGE``); run outside tox,
 they skip and say so.
 """
@@ -67,6 +71,20 @@ def wheel() -> Path:
     if not wheels:
         pytest.skip("no wheel to inspect: $TOX_PACKAGE is unset (run through tox)")
     return wheels[0]
+
+
+def test_exec_path_is_the_binary_under_test(dumb_init_bin: str) -> None:
+    """Otherwise the package tests below and the rest of the suite test two
+    different programs, and a green run proves less than it says."""
+    installed = dumb_init.exec_path()
+    same = os.path.samefile(installed, dumb_init_bin) or (
+        Path(installed).read_bytes() == Path(dumb_init_bin).read_bytes()
+    )
+    assert same, (
+        f"the package tests test {installed} (dumb_init.exec_path()), the rest of the suite "
+        f"{dumb_init_bin} ($DUMB_INIT_BINARY), and they differ: install the package built "
+        "from this tree, or unset DUMB_INIT_BINARY"
+    )
 
 
 def test_exec_path_is_the_installed_binary() -> None:
