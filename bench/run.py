@@ -2,8 +2,8 @@
 against its peers: Debian's dumb-init, tini, tini-static, catatonit, and the C dumb-init
 built here with musl from Debian's source.
 
-    python bench/run.py            # full run (~7 min): writes docs/benchmarks.{md,png}
-    python bench/run.py --quick    # ~1.5 min smoke run: writes bench/out/quick/
+    python bench/run.py            # full run (~7-9 min): writes docs/benchmarks.{md,png}
+    python bench/run.py --quick    # ~1 min smoke run: writes bench/out/quick/
     python bench/run.py --binary PATH   # measure PATH instead of building this tree
     python bench/run.py --release-binary PATH   # instead of dist/dumb-init_VERSION_x86_64
 
