@@ -23,6 +23,7 @@ import pytest
 from testing import proc
 from testing.features_util import (
     NO_PROC,
+    NOBODY,
     PROMPT,
     UNSHARE,
     WAITALL_JOB,
@@ -31,7 +32,9 @@ from testing.features_util import (
     env_for,
     gates,
     run,
+    runnable_by_anyone,
     running,
+    status_field,
 )
 
 PID1, SUBREAPER = "pid1", "subreaper"
@@ -348,3 +351,24 @@ def test_waits_without_proc(dumb_init_bin: str) -> None:
             "[dumb-init] All processes exited.",
             "[dumb-init] Child exited with status 3. Goodbye.",
         ]
+
+
+def test_as_nobody(dumb_init_bin: str) -> None:
+    """Not root (setpriv to nobody): dumb-init registers as subreaper, waits for the orphaned
+    job, forwards SIGTERM to it, reaps it, and exits with the child's status."""
+    job = "sh -c 'echo job $$; exec sleep 50' </dev/null"
+    child = ["sh", "-c", f"{job} & exit 3"]
+    with runnable_by_anyone(dumb_init_bin) as copy:
+        argv = [*NOBODY, copy, "-v", "--wait-all", *child]
+        with running(argv) as (process, out, err):
+            line = out.readline()
+            assert line is not None and line.startswith("job "), out.seen
+            job_pid = int(line.split()[1])
+            assert (status_field(process.pid, "Uid") or "").split() == ["65534"] * 4
+            err.wait_for("[dumb-init] Registered as child subreaper (not PID 1).")
+            err.wait_for(WAITING_FOR_ONE)
+            os.kill(process.pid, signal.SIGTERM)
+            assert process.wait(PROMPT) == 3
+            stderr = err.rest()
+    assert f"[dumb-init] A child with PID {job_pid} was terminated by signal 15." in stderr
+    assert "[dumb-init] All processes exited." in stderr
