@@ -24,6 +24,8 @@ import cmusl
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABEL = "this dumb-init (wheel's default build)"
 RELEASE_LABEL = "this dumb-init (release, musl lean)"
+# release/build.py falls back to its "stable" profile where nightly cannot build the lean one.
+RELEASE_STABLE_LABEL = "this dumb-init (release, musl stable fallback)"
 C_MUSL_LABEL = "dumb-init 1.2.5 (musl static)"
 RELEASE_ARCH = "x86_64"
 
@@ -193,6 +195,7 @@ def release_binary(notes: list[str], path: Path | None = None) -> Init | None:
         notes.append(f"release binary skipped: it is {RELEASE_ARCH}, this is {platform.machine()}")
         return None
     built = "given with --release-binary"
+    label = RELEASE_LABEL
     if path is None:
         path = REPO / "dist" / f"dumb-init_{cargo_version()}_{RELEASE_ARCH}"
         script = REPO / "release" / "build.py"
@@ -211,6 +214,16 @@ def release_binary(notes: list[str], path: Path | None = None) -> Init | None:
                 notes.append(f"release binary skipped: {' '.join(cmd[1:])} failed: {tail}")
                 return None
             built = f"dist/{path.name}, built by this run"
+            # The script ends with a table: "ARCH PROFILE BYTES ARTIFACT" per binary.
+            m = re.search(rf"^{RELEASE_ARCH}\s+(\w+)\s+[\d,]+\s+dumb-init_", p.stdout, re.MULTILINE)
+            profile = m.group(1) if m else "unknown"
+            if profile != "lean":
+                label = RELEASE_STABLE_LABEL
+                notes.append(
+                    f"release/build.py built the {profile} profile, not the lean one:"
+                    " the release binary's figures are not those of a release"
+                )
+            built += f", {profile} profile"
         elif not path.exists():
             notes.append(
                 f"release binary skipped: no dist/{path.name} and no release/build.py to build it"
@@ -227,7 +240,7 @@ def release_binary(notes: list[str], path: Path | None = None) -> Init | None:
         )
     how = f"{built} ({stamp}), release/build.py --arch {RELEASE_ARCH} --binaries-only"
     try:
-        return ours(path.resolve(), "ours-release", RELEASE_LABEL, how)
+        return ours(path.resolve(), "ours-release", label, how)
     except RuntimeError as exc:
         notes.append(f"release binary skipped: {exc}")
         return None
