@@ -105,17 +105,17 @@ KNOBS = (
     ),
     Knob(
         "-Zlocation-detail=none",
-        keep=True,
+        keep=False,
         nightly=True,
         rustflags=("-Zlocation-detail=none",),
-        why="no file/line strings for panics",
+        why="no file/line strings for panics (none left with immediate-abort)",
     ),
     Knob(
         "-Zfmt-debug=none",
-        keep=True,
+        keep=False,
         nightly=True,
         rustflags=("-Zfmt-debug=none",),
-        why="{:?} formats nothing",
+        why="{:?} formats nothing (the code formats nothing with it)",
     ),
     Knob(
         "-Crelocation-model=static",
@@ -164,7 +164,8 @@ KNOBS = (
         keep=False,
         nightly=False,
         rustflags=("-Cllvm-args=-enable-machine-outliner=always",),
-        why="repeated instruction sequences made into functions",
+        why="repeated instruction sequences made into functions: under 1%, for a hidden LLVM "
+        "option little used on x86_64; not worth the risk in an init",
     ),
 )
 
@@ -313,15 +314,14 @@ def plan(arch: Arch, tools: Toolchains, want: str, knobs: list[Knob] | None = No
                 result.notes.append(f"lean: nightly has no rust-std for {arch.target}: {add}")
     if result.profile is None:
         if tools.default_sysroot is None:
-            result.notes.append(
-                "stable: no Rust toolchain: install rustup, then `rustup default stable`"
-            )
-        elif (c_runtime(tools.default_sysroot, arch.target) / "libc.a").is_file():
-            result.profile = "stable"
-        else:
+            result.notes.append("no Rust toolchain: install rustup, then `rustup default stable`")
+            return result
+        if not (c_runtime(tools.default_sysroot, arch.target) / "libc.a").is_file():
             result.notes.append(f"stable: target not installed: `rustup target add {arch.target}`")
             return result
-    assert result.profile is not None
+        result.profile = "stable"
+        if want != "stable":
+            result.notes.append("so the stable profile instead: several times larger")
     chosen = knobs_for(result.profile) if knobs is None else knobs
     result.rustflags = [flag for knob in chosen for flag in knob.rustflags] + result.rustflags
     triple = arch.target.upper().replace("-", "_")
@@ -400,8 +400,9 @@ def artifacts(out: Path, version: str) -> list[Path]:
 
 
 def remove_old(out: Path, arches: list[Arch], everything: bool) -> None:
-    """Remove what this run replaces, so that no stale file is shipped or summed."""
-    doomed: list[Path] = [out / "SHA256SUMS"]
+    """Remove what this run replaces, so that no stale file is shipped or summed: every
+    artifact, of any version, or those of ``arches``."""
+    doomed: list[Path] = []
     if everything:
         doomed += [*out.glob("dumb-init_*"), *out.glob("dumb_init-*")]
     for arch in arches:
@@ -412,11 +413,20 @@ def remove_old(out: Path, arches: list[Arch], everything: bool) -> None:
             path.unlink()
 
 
+def put(path: Path, data: bytes, mode: int = 0o755) -> None:
+    """Write a file whole or not at all: whoever reads dist/ meanwhile sees the old or the new."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.chmod(partial, mode)
+    os.replace(partial, path)
+
+
 def write_sums(out: Path, version: str) -> None:
+    """SHA256SUMS in sha256sum's format, for every artifact of this version in ``out``."""
     lines = []
     for path in artifacts(out, version):
         lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
-    (out / "SHA256SUMS").write_text("".join(lines))
+    put(out / "SHA256SUMS", "".join(lines).encode(), 0o644)
 
 
 @dataclass
@@ -439,7 +449,9 @@ def build(args: argparse.Namespace, arches: list[Arch], version: str) -> int:
     if need_maturin:
         log("no maturin, so no wheels and no sdist: `python -m pip install 'maturin>=1.9,<2'`")
     everything = not args.arch and not args.binaries_only
-    remove_old(out, arches, everything)
+    # --binaries-only replaces the binaries in place and leaves the wheels alone: built from
+    # the same source they hold the same bytes (tests/test_release.py checks that they do).
+    remove_old(out, [] if args.binaries_only else arches, everything)
 
     built: list[Built] = []
     for p in plans:
@@ -451,12 +463,11 @@ def build(args: argparse.Namespace, arches: list[Arch], version: str) -> int:
         if args.binaries_only or need_maturin:
             binary = cargo_build(p, args.target_dir)
             assert binary is not None
-            shutil.copyfile(binary, out / name)
+            put(out / name, binary.read_bytes())
         else:
             # The bare binary is the wheel's, byte for byte.
             wheel = maturin_build(p, args.target_dir, out, version)
-            (out / name).write_bytes(binary_in_wheel(wheel, version))
-        os.chmod(out / name, 0o755)
+            put(out / name, binary_in_wheel(wheel, version))
         built.append(Built(p.arch, p.profile, out / name, wheel))
     if everything and not need_maturin:
         run(["maturin", "sdist", "--out", str(out)], {})
