@@ -12,9 +12,9 @@ binaries `dumb-init_VERSION_ARCH` and a `SHA256SUMS` file.
 
 Two profiles:
 - lean: the nightly toolchain rebuilds Rust's standard library for size (`-Z build-std`) with the
-  flags in KNOBS marked `keep`; the release profile.
-- stable: where nightly, its `rust-src` component or the target cannot be had; the stable flags
-  of KNOBS only, on the prebuilt standard library (about five times larger).
+  knobs of KNOBS kept for it; the release profile.
+- stable: where nightly, its `rust-src` component or the target cannot be had; the knobs kept
+  for it, on the prebuilt standard library (about ten times larger).
 
 What cannot be built is named with the command that adds it; the rest is built, and a table of
 what was built ends the run. `--require-all` (the release workflow) fails unless every
@@ -77,7 +77,7 @@ class Knob:
     """One size setting: rustc flags and/or cargo environment variables."""
 
     name: str
-    keep: bool  # part of the release profile (measured to buy something; see --measure-flags)
+    keep: tuple[str, ...]  # the profiles it is part of (where --measure-flags saw it save bytes)
     nightly: bool  # needs the nightly toolchain (and so the lean profile)
     rustflags: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
@@ -91,77 +91,77 @@ class Knob:
 KNOBS = (
     Knob(
         "-Zbuild-std-features=optimize_for_size",
-        keep=True,
+        keep=("lean",),
         nightly=True,
         env={"CARGO_UNSTABLE_BUILD_STD_FEATURES": "optimize_for_size"},
         why="std's own size-over-speed code paths",
     ),
     Knob(
         "-Cpanic=immediate-abort",
-        keep=True,
+        keep=("lean",),
         nightly=True,
         rustflags=("-Zunstable-options", "-Cpanic=immediate-abort"),
         why="a panic is a bare abort: no panic message or formatting machinery",
     ),
     Knob(
         "-Zlocation-detail=none",
-        keep=False,
+        keep=(),
         nightly=True,
         rustflags=("-Zlocation-detail=none",),
         why="no file/line strings for panics (none left with immediate-abort)",
     ),
     Knob(
         "-Zfmt-debug=none",
-        keep=False,
+        keep=(),
         nightly=True,
         rustflags=("-Zfmt-debug=none",),
         why="{:?} formats nothing (the code formats nothing with it)",
     ),
     Knob(
         "-Crelocation-model=static",
-        keep=True,
+        keep=("lean", "stable"),
         nightly=False,
         rustflags=("-Crelocation-model=static",),
         why="static, not static-pie: no .rela.dyn, .dynamic or GOT",
     ),
     Knob(
         "-Cforce-unwind-tables=no",
-        keep=True,
+        keep=("lean",),
         nightly=False,
         rustflags=("-Cforce-unwind-tables=no",),
         why="no .eh_frame for code that never unwinds",
     ),
     Knob(
         "lld --icf=all",
-        keep=True,
+        keep=("lean", "stable"),
         nightly=False,
         rustflags=("-Clink-arg=--icf=all",),
         why="identical functions folded into one",
     ),
     Knob(
         "lld -z norelro",
-        keep=True,
+        keep=("lean", "stable"),
         nightly=False,
         rustflags=("-Clink-arg=-znorelro",),
         why="no page-aligned RELRO segment (nothing applies RELRO in a static musl binary)",
     ),
     Knob(
         "opt-level=z",
-        keep=True,
+        keep=("lean",),
         nightly=False,
         env={"CARGO_PROFILE_RELEASE_OPT_LEVEL": "z"},
         why="instead of Cargo.toml's s",
     ),
     Knob(
         "lld --build-id=none",
-        keep=False,
+        keep=(),
         nightly=False,
         rustflags=("-Clink-arg=--build-id=none",),
         why="no .note.gnu.build-id",
     ),
     Knob(
         "machine outliner",
-        keep=False,
+        keep=(),
         nightly=False,
         rustflags=("-Cllvm-args=-enable-machine-outliner=always",),
         why="repeated instruction sequences made into functions: under 1%, for a hidden LLVM "
@@ -286,7 +286,7 @@ class Toolchains:
 
 
 def knobs_for(profile: str) -> list[Knob]:
-    return [k for k in KNOBS if k.keep and (profile == "lean" or not k.nightly)]
+    return [k for k in KNOBS if profile in k.keep]
 
 
 def plan(arch: Arch, tools: Toolchains, want: str, knobs: list[Knob] | None = None) -> Plan:
@@ -528,10 +528,11 @@ def measure(args: argparse.Namespace, arches: list[Arch]) -> int:
         full = size(kept)
         rows = []
         for knob in candidates:
-            toggled = [k for k in kept if k is not knob] if knob.keep else [*kept, knob]
+            kept_here = profile in knob.keep
+            toggled = [k for k in kept if k is not knob] if kept_here else [*kept, knob]
             other = size(toggled)
             buys = None if other is None or full is None else abs(other - full)
-            if buys is not None and (other < full) == knob.keep:  # type: ignore[operator]
+            if buys is not None and (other < full) == kept_here:  # type: ignore[operator]
                 buys = -buys  # the knob makes the binary larger
             rows.append((knob, other, buys))
             log(f"  {knob.name}: {'failed' if buys is None else f'{buys:+,} bytes'}")
@@ -547,7 +548,7 @@ def measure(args: argparse.Namespace, arches: list[Arch]) -> int:
         print(f"  {'release profile: every kept knob':50} {show(full):>9}")
         print(f"  {'knob':30} {'kept':5} {'toggled':>9} {'buys':>8}  what it does")
         for knob, other, buys in rows:
-            keep = "yes" if knob.keep else "no"
+            keep = "yes" if profile in knob.keep else "no"
             print(f"  {knob.name:30} {keep:5} {show(other):>9} {show(buys, True):>8}  {knob.why}")
         print(f"  ({time.monotonic() - started:.0f} s)")
     return 0
