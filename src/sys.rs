@@ -82,11 +82,6 @@ impl Mask {
     fn of(signal: i32) -> Mask {
         Mask(1 << (signal - 1))
     }
-
-    /// The signals numbered above `n`.
-    fn above(n: i32) -> Mask {
-        Mask(u64::MAX.checked_shl(n as u32).unwrap_or(0))
-    }
 }
 
 /// The kernel's `struct timespec` for the calls made here directly (`long` fields, as the calls
@@ -150,10 +145,11 @@ pub enum Event {
 
 /// dumb-init's incoming signals (all of them, blocked and queued), and optionally its parent.
 pub struct Signals {
-    /// The last signal taken: the next one is looked for above it first, so that no stream of one
-    /// signal can starve the others. The kernel always hands out the lowest-numbered pending
-    /// signal, so a steady flood of, say, `SIGHUP` would otherwise keep `SIGCHLD` waiting forever.
-    last: i32,
+    /// The signals taken in this round: each signal is taken at most once a round, so that no
+    /// stream of one signal can starve the others. The kernel hands out signals sent to the thread
+    /// before those sent to the process, and the lowest-numbered first, so a steady flood of one
+    /// signal would otherwise keep `SIGCHLD` waiting forever.
+    round: Mask,
     parent: Option<ParentWatch>,
 }
 
@@ -165,7 +161,7 @@ struct ParentWatch {
 
 impl Signals {
     pub fn new() -> Signals {
-        Signals { last: 0, parent: None }
+        Signals { round: Mask::NONE, parent: None }
     }
 
     /// Watches process `parent` from now on: `next` reports `Event::ParentDied` once it has exited.
@@ -204,11 +200,11 @@ impl Signals {
     /// interruption (dumb-init stopped and continued) is never taken for the deadline.
     pub fn next(&mut self, deadline: Option<u64>) -> Event {
         loop {
-            if self.last != 0 {
-                if let Ok(received) = take(Mask::above(self.last), Some(0)) {
+            if self.round != Mask::NONE {
+                if let Ok(received) = take(Mask(!self.round.0), Some(0)) {
                     return self.took(received);
                 }
-                self.last = 0;
+                self.round = Mask::NONE; // nothing else pending: a new round
             }
             let left = match deadline {
                 None => None,
@@ -237,7 +233,7 @@ impl Signals {
     }
 
     fn took(&mut self, received: Received) -> Event {
-        self.last = received.signal;
+        self.round.0 |= Mask::of(received.signal).0;
         Event::Signal(received)
     }
 }
