@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::exit::ChildExit;
-use crate::say::debug;
+use crate::say::{debug, error};
 use crate::sys::{self, Event, Reaped, Received, Signals};
 use nix::errno::Errno;
 use nix::libc::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU};
@@ -196,7 +196,13 @@ impl Supervisor {
                 }
             }
             if self.signal_the_rest(SIGKILL) == 0 {
-                debug!(self.config.verbose, "Not waiting for processes dumb-init cannot signal.");
+                if self.own_pid == 1 {
+                    // PID 1's exit ends every process of its namespace: nothing is left behind.
+                    debug!(self.config.verbose, "Not waiting for processes dumb-init cannot signal.");
+                } else {
+                    // Worth saying always: these outlive the grace period the user asked for.
+                    error!("Leaving processes dumb-init cannot signal (no /proc, or no permission).");
+                }
                 self.finish();
             }
             // One of those SIGKILL reached is bound to exit.

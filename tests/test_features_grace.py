@@ -43,7 +43,9 @@ from testing.features_util import (
 SLACK = 10.0
 OVER = "[dumb-init] Grace period over: sending SIGKILL to remaining processes."
 ALL_EXITED = "[dumb-init] All processes exited."
-CANNOT_SIGNAL = "[dumb-init] Not waiting for processes dumb-init cannot signal."
+CANNOT_SIGNAL = (
+    "[dumb-init] Leaving processes dumb-init cannot signal (no /proc, or no permission)."
+)
 
 
 @dataclass
