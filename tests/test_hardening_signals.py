@@ -213,8 +213,8 @@ def test_flood_of_low_signals_does_not_hide_the_childs_exit(dumb_init_bin: str, 
 
 
 def test_signals_are_taken_round_robin(dumb_init_bin: str) -> None:
-    """After taking signal N dumb-init takes the next pending one above N, so a
-    signal that keeps coming cannot starve the others. Seen in the debug lines:
+    """dumb-init takes each pending signal at most once a round, so a signal
+    that keeps coming cannot starve the others. Seen in the debug lines:
     with SIGCONT (18) and 34, 34, 40 queued while dumb-init is stopped, it
     takes 18, 34, 40, and only then the second 34 (lowest first would take
     both 34 before 40)."""
