@@ -122,7 +122,7 @@ KNOBS = (
         keep=("lean", "stable"),
         nightly=False,
         rustflags=("-Crelocation-model=static",),
-        why="static, not static-pie: no .rela.dyn, .dynamic or GOT",
+        why="static, not static-pie: no dynamic section or self-relocation at start",
     ),
     Knob(
         "-Cforce-unwind-tables=no",
@@ -164,8 +164,7 @@ KNOBS = (
         keep=(),
         nightly=False,
         rustflags=("-Cllvm-args=-enable-machine-outliner=always",),
-        why="repeated instruction sequences made into functions: under 1%, for a hidden LLVM "
-        "option little used on x86_64; not worth the risk in an init",
+        why="repeated code made into functions: under 1% for a hidden LLVM option",
     ),
 )
 
@@ -542,14 +541,14 @@ def measure(args: argparse.Namespace, arches: list[Arch]) -> int:
 
         print()
         print(f"{arch.name} ({profile}): bytes on disk; 'buys' = bytes the knob saves")
-        print(f"  {'stable toolchain, Cargo.toml profile, no knob':50} {show(reference):>9}")
+        print(f"  {'stable toolchain, Cargo.toml profile, no knob':46} {show(reference):>9}")
         if profile == "lean":
-            print(f"  {'nightly -Zbuild-std=std,panic_abort, no knob':50} {show(bare):>9}")
-        print(f"  {'release profile: every kept knob':50} {show(full):>9}")
-        print(f"  {'knob':30} {'kept':5} {'toggled':>9} {'buys':>8}  what it does")
+            print(f"  {'nightly -Zbuild-std=std,panic_abort, no knob':46} {show(bare):>9}")
+        print(f"  {'release profile: every kept knob':46} {show(full):>9}")
+        print(f"  {'knob':40} {'kept':5} {'toggled':>9} {'buys':>8}  what it does")
         for knob, other, buys in rows:
             keep = "yes" if profile in knob.keep else "no"
-            print(f"  {knob.name:30} {keep:5} {show(other):>9} {show(buys, True):>8}  {knob.why}")
+            print(f"  {knob.name:40} {keep:5} {show(other):>9} {show(buys, True):>8}  {knob.why}")
         print(f"  ({time.monotonic() - started:.0f} s)")
     return 0
 
