@@ -226,6 +226,31 @@ mod tests {
     }
 
     #[test]
+    fn wait_all() {
+        assert!(!ok(&[b"dumb-init", b"x"], &[]).wait_all);
+        assert!(ok(&[b"dumb-init", b"--wait-all", b"x"], &[]).wait_all);
+        assert!(ok(&[b"dumb-init", b"--w", b"x"], &[]).wait_all);
+        assert!(ok(&[b"dumb-init", b"x"], &[("DUMB_INIT_WAIT_ALL", "1")]).wait_all);
+        assert!(!ok(&[b"dumb-init", b"x"], &[("DUMB_INIT_WAIT_ALL", "0")]).wait_all);
+        for (args, vars) in [
+            (&[&b"dumb-init"[..], b"--wait-all", b"--pause"][..], &[][..]),
+            (&[b"dumb-init", b"--wait-all"], &[("DUMB_INIT_PAUSE", "1")]),
+            (&[b"dumb-init", b"--pause"], &[("DUMB_INIT_WAIT_ALL", "1")]),
+        ] {
+            let message = err(args, vars);
+            assert!(message.contains("--wait-all (DUMB_INIT_WAIT_ALL) and --pause (DUMB_INIT_PAUSE)"), "{message}");
+        }
+    }
+
+    #[test]
+    fn chld_is_refused_where_it_could_never_act() {
+        assert!(
+            err(&[b"dumb-init", b"x"], &[("DUMB_INIT_REWRITE", "CHLD:TERM")]).contains("'CHLD' is taken by dumb-init")
+        );
+        assert!(err(&[b"dumb-init", b"x"], &[("DUMB_INIT_PDEATHSIG", "17")]).contains("taken by dumb-init itself"));
+    }
+
+    #[test]
     fn pause_and_command() {
         assert!(ok(&[b"dumb-init", b"--pause"], &[]).pause);
         assert!(ok(&[b"dumb-init"], &[("DUMB_INIT_PAUSE", "1")]).pause);

@@ -11,7 +11,7 @@
 //! every message is put together on the stack.
 
 #![cfg_attr(not(test), no_main)]
-// A `Failure` carries its message in a 1 KB buffer: it is made once, on the way out, and a box
+// A `Failure` carries its message in a 512-byte buffer: it is made once, on the way out; a box
 // would bring in the heap, which dumb-init otherwise does without.
 #![allow(clippy::result_large_err)]
 

@@ -44,6 +44,11 @@ pub fn write_all(fd: c_int, mut bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+extern "C" {
+    /// The process's environment, as the C runtime set it up (`NAME=value` strings).
+    static environ: *const *const c_char;
+}
+
 /// The value of environment variable `name`, as `getenv` finds it.
 pub fn getenv(name: &str) -> Option<&'static [u8]> {
     // SAFETY: the C runtime leaves `environ` a NULL-terminated array of NUL-terminated strings,
@@ -462,10 +467,6 @@ fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
     line.emit();
     // SAFETY: as above.
     unsafe { libc::_exit(2) }
-}
-
-extern "C" {
-    static environ: *const *const c_char;
 }
 
 /// Tries each place `command::candidates` gives for `file`, as glibc's `execvp` does; returns the
