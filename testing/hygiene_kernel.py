@@ -45,6 +45,10 @@ SYSCALLS = {
     "aarch64": Syscalls(134, 135, 167, 277, 0xC00000B7),
 }.get(platform.machine())
 
+COMPAT_PRCTL = {"x86_64": (0x40000003, 172)}.get(platform.machine(), (0, 0))
+"""seccomp's name and prctl's number for the 32-bit ABI the host also runs (an i686 dumb-init
+on x86_64), or (0, 0)."""
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
@@ -113,15 +117,20 @@ def refuse_subreaper() -> None:
     """From now on (inherited across fork and exec, for good) PR_SET_CHILD_SUBREAPER fails
     with EPERM; every other call is allowed."""
     numbers = _numbers()
+    compat_arch, compat_prctl = COMPAT_PRCTL
+    # Jumps skip jt or jf instructions; the comments name where each lands.
     program = [
-        (_LOAD_WORD, 0, 0, _ARCH),
-        (_JUMP_IF_EQUAL, 0, 5, numbers.audit_arch),  # another ABI: allow
-        (_LOAD_WORD, 0, 0, _NR),
-        (_JUMP_IF_EQUAL, 0, 3, numbers.prctl),
-        (_LOAD_WORD, 0, 0, _ARG0_LOW_WORD),
-        (_JUMP_IF_EQUAL, 0, 1, PR_SET_CHILD_SUBREAPER),
-        (_RETURN, 0, 0, _FAIL_WITH | errno.EPERM),
-        (_RETURN, 0, 0, _ALLOW),
+        (_LOAD_WORD, 0, 0, _ARCH),  # 0
+        (_JUMP_IF_EQUAL, 0, 2, numbers.audit_arch),  # 1: native ABI -> 2, else -> 4
+        (_LOAD_WORD, 0, 0, _NR),  # 2
+        (_JUMP_IF_EQUAL, 3, 6, numbers.prctl),  # 3: prctl -> 7, else allow
+        (_JUMP_IF_EQUAL, 0, 5, compat_arch),  # 4: 32-bit ABI -> 5, else allow
+        (_LOAD_WORD, 0, 0, _NR),  # 5
+        (_JUMP_IF_EQUAL, 0, 3, compat_prctl),  # 6: prctl -> 7, else allow
+        (_LOAD_WORD, 0, 0, _ARG0_LOW_WORD),  # 7
+        (_JUMP_IF_EQUAL, 0, 1, PR_SET_CHILD_SUBREAPER),  # 8: -> fail, else allow
+        (_RETURN, 0, 0, _FAIL_WITH | errno.EPERM),  # 9
+        (_RETURN, 0, 0, _ALLOW),  # 10
     ]
     filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
     fprog = _SockFprog(len(program), filters)

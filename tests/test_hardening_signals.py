@@ -131,7 +131,9 @@ def shell_pipe_to_head(dumb_init_bin: str) -> None:
         shell.out.until_all({first_line, "ready"})  # head printed one line and exits
 
         def dumb_init() -> int | None:
-            found = [p for p in proc.children(shell.pid) if proc.stat(p).comm == "dumb-init"]
+            # The kernel keeps the first 15 bytes of the file's name as the command name.
+            comm = os.path.basename(dumb_init_bin)[:15]
+            found = [p for p in proc.children(shell.pid) if proc.stat(p).comm == comm]
             return found[0] if found else None
 
         def head_gone() -> bool:
