@@ -301,7 +301,8 @@ Optional arguments:
                         143:0 makes a child stopped by SIGTERM count as success.
                         This option can be specified multiple times.
        --pdeathsig=SIGNAL
-                        Act as if SIGNAL was received when dumb-init's parent dies.
+                        Act as if SIGNAL was received when the process that
+                        started dumb-init exits.
        --pause          Run no command: only reap orphans, and exit 0 on
                         SIGTERM or SIGINT (a pod's shared PID 1).
        --wait-all       When the child exits, do not end the other processes:

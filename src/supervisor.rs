@@ -140,12 +140,14 @@ impl Supervisor {
         self.ended = Some(status);
         let verbose = self.config.verbose;
         if self.config.wait_all {
-            match sys::for_each_child(|_| {}) {
-                Some(left) => debug!(
-                    verbose,
-                    "Child exited with status {status}; waiting for the remaining processes ({left} children left)."
-                ),
-                None => debug!(verbose, "Child exited with status {status}; waiting for the remaining processes."),
+            // Counting the children reads /proc: only worth it for the debug line.
+            if verbose {
+                match sys::for_each_child(|_| {}) {
+                    Some(left) => error!(
+                        "Child exited with status {status}; waiting for the remaining processes ({left} children left)."
+                    ),
+                    None => error!("Child exited with status {status}; waiting for the remaining processes."),
+                }
             }
             // The reaping goes on; when nothing is left, reap() finishes.
         } else if !self.config.grace_period.is_zero() {
