@@ -252,6 +252,28 @@ impl Rewrites {
     }
 }
 
+/// Puts signals taken together (one read of a signalfd) in the order dumb-init handles them:
+/// each signal at most once a round. First the first instance of every signal, in the order the
+/// kernel handed them out, then the second instances, and so on; the kernel's own order (lowest
+/// number first) would hand out a queue of one real-time signal before any higher one.
+pub fn fair_order<T>(batch: &mut [T], signal_of: impl Fn(&T) -> i32) {
+    let mut placed = 0;
+    while placed < batch.len() {
+        let round_start = placed;
+        let mut round = 0u64; // a bit per signal number already placed in this round
+        for next in round_start..batch.len() {
+            // No bit (0) for a number outside 1 to 64, which the kernel never hands out.
+            let bit = 1u64.checked_shl((signal_of(&batch[next]) as u32).wrapping_sub(1)).unwrap_or(0);
+            if bit == 0 || round & bit == 0 {
+                round |= bit;
+                // Moves it up to the end of the round, keeping the order of those it passes.
+                batch[placed..=next].rotate_right(1);
+                placed += 1;
+            }
+        }
+    }
+}
+
 fn index(signal: i32) -> usize {
     usize::try_from(signal).unwrap_or(usize::MAX)
 }
@@ -259,6 +281,21 @@ fn index(signal: i32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fair_order_takes_each_signal_once_a_round() {
+        let order = |signals: &[i32]| {
+            let mut batch = signals.to_vec();
+            fair_order(&mut batch, |&n| n);
+            batch
+        };
+        assert_eq!(order(&[]), Vec::<i32>::new());
+        assert_eq!(order(&[18, 34, 34, 40]), [18, 34, 40, 34]);
+        assert_eq!(order(&[40, 40, 40, 17]), [40, 17, 40, 40]);
+        assert_eq!(order(&[1, 2, 1, 2, 1, 3]), [1, 2, 3, 1, 2, 1]);
+        assert_eq!(order(&[64, 64, 1]), [64, 1, 64]);
+        assert_eq!(order(&[5, 6, 7]), [5, 6, 7]);
+    }
 
     #[test]
     fn numbers_and_names() {

@@ -14,6 +14,7 @@ use crate::signals;
 use nix::errno::Errno;
 use nix::libc::{self, c_char, c_int, c_long};
 use nix::unistd;
+use std::cell::UnsafeCell;
 use std::ffi::CStr;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -148,32 +149,48 @@ pub enum Event {
     Deadline,
 }
 
+/// How many signals one read of the signalfd takes at most. A signal that is not real-time is
+/// pending at most once at the thread and once at the process, so only a queue of one real-time
+/// signal fills a batch; signals come one or two at a time otherwise.
+const BATCH: usize = 8;
+
 /// dumb-init's incoming signals (all of them, blocked and queued), and optionally its parent.
 pub struct Signals {
-    /// The signals taken in this round: each signal is taken at most once a round, so that no
-    /// stream of one signal can starve the others. The kernel hands out signals sent to the thread
-    /// before those sent to the process, and the lowest-numbered first, so a steady flood of one
-    /// signal would otherwise keep `SIGCHLD` waiting forever.
+    /// A signalfd of every signal (blocking, close-on-exec): one `read` takes every pending signal,
+    /// up to `BATCH`, where `rt_sigtimedwait` takes one. The error where the kernel would not make
+    /// one (no descriptor left, say): then signals are taken one at a time.
+    fd: Result<c_int, Errno>,
+    /// The signals of the last read, in the order they are handled, and how many of them are.
+    batch: [Received; BATCH],
+    len: usize,
+    handed: usize,
+    /// Set when the last read may have left signals behind (it filled the batch): the signals it
+    /// took. Each other pending signal is then taken once before the next read, so that no stream
+    /// of one signal can starve the others. The kernel hands out signals sent to the thread
+    /// before those sent to the process, and the lowest-numbered first, so a queue of one signal
+    /// sent to dumb-init's thread would otherwise keep `SIGCHLD` waiting until it ran dry.
     round: Mask,
-    parent: Option<ParentWatch>,
-}
-
-/// A pidfd of the parent, and a signalfd so that a signal can wake the same `ppoll`.
-struct ParentWatch {
-    pidfd: c_int,
-    signalfd: c_int,
+    /// A pidfd of the parent, with `--pdeathsig`: it becomes readable when the parent exits.
+    parent: Option<c_int>,
 }
 
 impl Signals {
+    /// Call with every signal blocked (see `take_over_signals`).
     pub fn new() -> Signals {
-        Signals { round: Mask::NONE, parent: None }
+        // SAFETY: signalfd4 reads one 8-byte mask; the descriptor is not inherited by the command.
+        let fd = unsafe { libc::syscall(libc::SYS_signalfd4, -1, &Mask::ALL.0, 8, libc::SFD_CLOEXEC) };
+        let fd = Errno::result(fd).map(|fd| fd as c_int);
+        let nothing = Received { signal: 0, sender: 0 };
+        Signals { fd, batch: [nothing; BATCH], len: 0, handed: 0, round: Mask::NONE, parent: None }
     }
 
     /// Watches process `parent` from now on: `next` reports `Event::ParentDied` once it has exited.
     /// Unlike the kernel's parent-death signal, which comes when the *thread* that started
     /// dumb-init ends, this is the whole process. Returns whether the parent is gone already;
-    /// fails where the kernel has no pidfds (before Linux 5.3).
+    /// fails where the kernel has no pidfds (before Linux 5.3) or no signalfd could be made.
     pub fn watch_parent(&mut self, parent: i32) -> Result<bool, Errno> {
+        // The pidfd is waited for together with the signalfd: without one, nothing can be.
+        self.fd?;
         // SAFETY: pidfd_open takes a PID and flags.
         let pidfd = match Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, parent, 0) }) {
             Ok(pidfd) => pidfd as c_int,
@@ -186,18 +203,8 @@ impl Signals {
             close(pidfd);
             return Ok(true);
         }
-        // SAFETY: signalfd4 reads one 8-byte mask; the descriptor is not inherited by the child.
-        let signalfd = unsafe { libc::syscall(libc::SYS_signalfd4, -1, &Mask::ALL.0, 8, libc::SFD_CLOEXEC) };
-        match Errno::result(signalfd) {
-            Ok(signalfd) => {
-                self.parent = Some(ParentWatch { pidfd, signalfd: signalfd as c_int });
-                Ok(false)
-            }
-            Err(errno) => {
-                close(pidfd);
-                Err(errno)
-            }
-        }
+        self.parent = Some(pidfd);
+        Ok(false)
     }
 
     /// Sleeps in the kernel until a signal is pending and takes it, or until the parent being
@@ -205,11 +212,16 @@ impl Signals {
     /// interruption (dumb-init stopped and continued) is never taken for the deadline.
     pub fn next(&mut self, deadline: Option<u64>) -> Event {
         loop {
+            if self.handed < self.len {
+                self.handed += 1;
+                return Event::Signal(self.batch[self.handed - 1]);
+            }
             if self.round != Mask::NONE {
                 if let Ok(received) = take(Mask(!self.round.0), Some(0)) {
-                    return self.took(received);
+                    self.round.0 |= Mask::of(received.signal).0;
+                    return Event::Signal(received);
                 }
-                self.round = Mask::NONE; // nothing else pending: a new round
+                self.round = Mask::NONE; // nothing else pending: the next read starts afresh
             }
             let left = match deadline {
                 None => None,
@@ -218,46 +230,77 @@ impl Signals {
                     _ => return Event::Deadline,
                 },
             };
-            if let Some(watch) = &self.parent {
-                if let Ok(received) = take(Mask::ALL, Some(0)) {
-                    return self.took(received);
+            match self.fd {
+                Ok(fd) if self.parent.is_some() || left.is_some() => match self.wait(fd, left) {
+                    Woke::Signal => self.read(fd),
+                    Woke::ParentExited => return Event::ParentDied,
+                    Woke::Neither => {} // the time is up, or an interruption: the next round sees which
+                },
+                Ok(fd) => self.read(fd),
+                Err(_) => {
+                    // EAGAIN (time is up) or EINTR: the next round sees which.
+                    if let Ok(received) = take(Mask::ALL, left) {
+                        // Taken alone, it is a full batch: the others pending go next.
+                        self.round = Mask::of(received.signal);
+                        return Event::Signal(received);
+                    }
                 }
-                if watch.parent_exited(left) {
-                    close(watch.pidfd);
-                    close(watch.signalfd);
-                    self.parent = None;
-                    return Event::ParentDied;
-                }
-                continue; // a signal is pending, or the time is up: the next round sees which
-            }
-            match take(Mask::ALL, left) {
-                Ok(received) => return self.took(received),
-                Err(_) => continue, // EAGAIN (time is up) or EINTR: the next round sees which
             }
         }
     }
 
-    fn took(&mut self, received: Received) -> Event {
-        self.round.0 |= Mask::of(received.signal).0;
-        Event::Signal(received)
+    /// Takes every pending signal, up to a batch (waiting for one if none is), and puts them in
+    /// the order in which they are handled.
+    fn read(&mut self, fd: c_int) {
+        // SAFETY: signalfd_siginfo is plain data; the kernel fills in whole entries.
+        let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: reads into the array, at most its size.
+        let n = unsafe { libc::read(fd, infos.as_mut_ptr().cast(), std::mem::size_of_val(&infos)) };
+        let Ok(n) = Errno::result(n) else { return }; // EINTR: dumb-init was stopped and continued
+        self.len = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
+        self.handed = 0;
+        for (slot, info) in self.batch.iter_mut().zip(&infos[..self.len]) {
+            let sender = if info.ssi_code == libc::SI_USER { info.ssi_pid as i32 } else { 0 };
+            *slot = Received { signal: info.ssi_signo as i32, sender };
+        }
+        let batch = &mut self.batch[..self.len];
+        signals::fair_order(batch, |received| received.signal);
+        if self.len == BATCH {
+            self.round = batch.iter().fold(Mask::NONE, |mask, received| Mask(mask.0 | Mask::of(received.signal).0));
+        }
     }
-}
 
-impl ParentWatch {
-    /// Waits up to `left` nanoseconds (`None`: no limit) for the parent to exit or a signal to
-    /// be pending; says whether the parent has exited.
-    fn parent_exited(&self, left: Option<u64>) -> bool {
+    /// Waits up to `left` nanoseconds (`None`: no limit) for a signal to be pending or the parent
+    /// to exit; a signal goes first.
+    fn wait(&mut self, fd: c_int, left: Option<u64>) -> Woke {
         let mut fds = [
-            libc::pollfd { fd: self.pidfd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: self.signalfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+            // A negative descriptor is skipped: no parent to watch.
+            libc::pollfd { fd: self.parent.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
         ];
         let timeout = left.map(Timespec::from_nanos);
         let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const Timespec);
         // SAFETY: two valid pollfd entries, a timespec or NULL, and no signal mask to change.
         let ready =
             unsafe { libc::syscall(libc::SYS_ppoll, fds.as_mut_ptr(), 2, timeout_ptr, std::ptr::null::<u64>(), 8) };
-        ready > 0 && fds[0].revents != 0
+        if ready <= 0 {
+            Woke::Neither
+        } else if fds[0].revents != 0 {
+            Woke::Signal
+        } else if let Some(pidfd) = self.parent.take() {
+            close(pidfd);
+            Woke::ParentExited
+        } else {
+            Woke::Neither
+        }
     }
+}
+
+/// What `Signals::wait` saw.
+enum Woke {
+    Signal,
+    ParentExited,
+    Neither,
 }
 
 /// Takes one pending signal of `mask`, waiting up to `timeout` nanoseconds (`None`: no limit).
@@ -417,18 +460,89 @@ impl Command {
     }
 }
 
-/// Forks; the child becomes `command`. Returns the child's PID.
+/// The stack the child runs on until it execs (see `spawn`); 16-byte aligned, as every ABI
+/// dumb-init is built for wants a stack pointer. In `.bss`, so it costs no bytes on disk, and only
+/// the pages the child touches become resident (`spawn` gives them back).
+#[repr(C, align(16))]
+struct ChildStack(UnsafeCell<[u8; CHILD_STACK]>);
+
+/// Enough for the deepest path, the exec error's message: a `PATH_BUFFER` for the candidate
+/// path, a message buffer, and the formatting code's frames, several times over.
+const CHILD_STACK: usize = 32 * 1024;
+
+// SAFETY: only a child of `spawn` uses it, and only while dumb-init's one thread is suspended
+// until that child has exec'd or exited; one child is ever spawned.
+unsafe impl Sync for ChildStack {}
+
+static CHILD_STACK_MEMORY: ChildStack = ChildStack(UnsafeCell::new([0; CHILD_STACK]));
+
+/// What the child needs to become the command, passed to it through `clone`.
+struct Start<'a> {
+    command: &'a Command,
+    setsid: bool,
+    verbose: bool,
+}
+
+/// Starts the child, which becomes `command`; returns its PID once it has exec'd (or exited).
+///
+/// Not `fork`: copying dumb-init's page tables for a child that execs at once is most of an
+/// init's start-up. The child is made with `CLONE_VM | CLONE_VFORK`, as `posix_spawn` makes
+/// its child: it runs in dumb-init's own memory, on a stack of its own, while dumb-init's one
+/// thread is suspended until the child's `execve` succeeds or the child exits. (`posix_spawn`
+/// itself cannot take the terminal with `TIOCSCTTY`, so the steps are dumb-init's own.)
+///
+/// Signals sent to dumb-init meanwhile wait, blocked, until the loop takes them, and by then the
+/// child has its own session, so they reach its process group.
 pub fn spawn(command: &Command, setsid: bool, verbose: bool) -> Result<i32, Errno> {
-    // SAFETY: dumb-init has a single thread, so the child starts in a consistent state; it then
-    // only makes system calls and formats into stack buffers until exec or _exit.
-    match unsafe { libc::fork() } {
-        -1 => Err(Errno::last()),
-        0 => become_command(command, setsid, verbose),
-        pid => Ok(pid),
+    let start = Start { command, setsid, verbose };
+    // The ENOEXEC fallback writes two slots of dumb-init's argv (see exec_one); the child puts
+    // them back after a failed exec, and this puts them back after a successful one.
+    // SAFETY: Command::new guarantees a slot before the command's first word.
+    let slots = unsafe { (*command.argv.sub(1), *command.argv) };
+    let stack = CHILD_STACK_MEMORY.0.get().cast::<u8>();
+    // SAFETY: the child runs `child_main` on the top of its own stack (every architecture built
+    // for has stacks growing down), with `start`, which lives until clone returns. With
+    // CLONE_VFORK clone returns only once the child has exec'd or exited, so nothing of the
+    // child's runs alongside dumb-init: see become_command for what it may touch. SIGCHLD is
+    // the signal its exit sends, as for a forked child.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.add(CHILD_STACK).cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            std::ptr::addr_of!(start).cast_mut().cast(),
+        )
+    };
+    let errno = Errno::last();
+    // SAFETY: as above; the child is done with them.
+    unsafe { (*command.argv.sub(1), *command.argv) = slots };
+    // The stack's pages are dumb-init's memory now: give them back, so the child's start costs
+    // nothing resident while dumb-init supervises. Only an optimisation if it fails.
+    // SAFETY: the child is done with the stack (it exec'd or exited); the pages read as zero again.
+    unsafe { libc::madvise(stack.cast(), CHILD_STACK, libc::MADV_DONTNEED) };
+    if pid == -1 {
+        return Err(errno);
     }
+    Ok(pid)
+}
+
+/// The child's entry point on its own stack: never returns.
+extern "C" fn child_main(start: *mut libc::c_void) -> c_int {
+    // SAFETY: `start` is spawn's `Start`, alive until clone returns there, which is after this
+    // child has exec'd or exited.
+    let start = unsafe { &*start.cast::<Start>() };
+    become_command(start.command, start.setsid, start.verbose)
 }
 
 /// The child's side of `spawn`: never returns.
+///
+/// It runs in dumb-init's memory (`CLONE_VM`), so it does only what is safe there: system calls,
+/// and messages put together in buffers on its own stack. It allocates nothing, takes no lock,
+/// and runs no signal handler (dumb-init has none: every action is the default). The writes it
+/// makes to memory it shares with dumb-init are: the C library's `errno` of the one thread (set
+/// by a failing call, and read by dumb-init only right after a failing call of its own); the
+/// stderr-gone flag (set only when stderr is a pipe nobody reads, which is as true for dumb-init,
+/// since both write to the same pipe); and two slots of argv, put back before `spawn` returns.
 fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
     if setsid {
         // SAFETY: setsid has no memory effects.

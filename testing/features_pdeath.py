@@ -20,10 +20,11 @@ pool would), lets that thread end, waits until the kernel has released it (its /
 entry is gone: any parent-death signal tied to the thread has been sent by then), prints `thread
 gone`, and then sleeps until the test kills it.
 
-With --stop-child-at-fork the parent traces dumb-init until it forks its child, leaves that child
+With --stop-child-at-fork the parent traces dumb-init until it starts its child, leaves that child
 stopped (SIGSTOP, state T) before it has run a single instruction of its own, so before its
-setsid(), prints `child PID` and exits at once: dumb-init then acts on the parent's death while
-its child has no process group of its own yet. The test resumes the child with SIGCONT.
+setsid() and its exec, prints `child PID` and exits at once. dumb-init, suspended until its
+child execs (it starts the child as vfork does), can act on the parent's death only once the
+test resumes the child with SIGCONT.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ PTRACE_GETEVENTMSG = 0x4201
 PTRACE_GET_SYSCALL_INFO = 0x420E
 PTRACE_O_TRACESYSGOOD = 1
 PTRACE_O_TRACEFORK = 2
+PTRACE_O_TRACEVFORK = 4
 PTRACE_EVENT_FORK = 1
+PTRACE_EVENT_VFORK = 2
+FORK_EVENTS = (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK)
 WALL = 0x40000000  # waitpid's __WALL: also the traced child that is not ours
 SYSCALL_INFO_ENTRY = 1
 SYSCALL_INFO_EXIT = 2
@@ -136,7 +140,8 @@ def parent_that_stops_the_child(argv: list[str]) -> None:
     if not os.WIFSTOPPED(status):
         say("skip: ptrace is not permitted here")
         os._exit(0)
-    if libc.ptrace(PTRACE_SETOPTIONS, pid, None, PTRACE_O_TRACEFORK) != 0:
+    # dumb-init starts its child with clone(CLONE_VM | CLONE_VFORK): a vfork to ptrace.
+    if libc.ptrace(PTRACE_SETOPTIONS, pid, None, PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK) != 0:
         skip("PTRACE_SETOPTIONS failed", pid)
     deliver = 0
     while True:
@@ -146,7 +151,7 @@ def parent_that_stops_the_child(argv: list[str]) -> None:
         if not os.WIFSTOPPED(status):
             say("skip: dumb-init ended before it forked")
             os._exit(0)
-        if status >> 8 == signal.SIGTRAP | PTRACE_EVENT_FORK << 8:
+        if status >> 8 in (signal.SIGTRAP | event << 8 for event in FORK_EVENTS):
             break
         deliver = os.WSTOPSIG(status)
     child = ctypes.c_ulong()

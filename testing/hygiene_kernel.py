@@ -140,6 +140,35 @@ def refuse_subreaper() -> None:
     _call(numbers.seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog))
 
 
+SIGNALFD4 = {"x86_64": (289, 327), "aarch64": (74, 0)}.get(platform.machine())
+"""signalfd4's number on the native ABI and on the 32-bit one the host also runs (0: none)."""
+
+
+def refuse_signalfd() -> None:
+    """From now on (inherited across fork and exec, for good) signalfd4 fails with EMFILE, as
+    it does when no descriptor is left; every other call is allowed."""
+    numbers = _numbers()
+    if SIGNALFD4 is None:
+        raise OSError(errno.ENOSYS, f"no signalfd4 number for {platform.machine()}")
+    native, compat = SIGNALFD4
+    compat_arch = COMPAT_PRCTL[0]
+    program = [
+        (_LOAD_WORD, 0, 0, _ARCH),  # 0
+        (_JUMP_IF_EQUAL, 0, 2, numbers.audit_arch),  # 1: native ABI -> 2, else -> 4
+        (_LOAD_WORD, 0, 0, _NR),  # 2
+        (_JUMP_IF_EQUAL, 3, 4, native),  # 3: signalfd4 -> 7, else allow
+        (_JUMP_IF_EQUAL, 0, 3, compat_arch),  # 4: 32-bit ABI -> 5, else allow
+        (_LOAD_WORD, 0, 0, _NR),  # 5
+        (_JUMP_IF_EQUAL, 0, 1, compat),  # 6: signalfd4 -> 7, else allow
+        (_RETURN, 0, 0, _FAIL_WITH | errno.EMFILE),  # 7
+        (_RETURN, 0, 0, _ALLOW),  # 8
+    ]
+    filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
+    fprog = _SockFprog(len(program), filters)
+    _call(numbers.prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _call(numbers.seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog))
+
+
 def try_subreaper() -> int:
     """0 if this process may become a child subreaper, else the errno (for premise checks)."""
     try:

@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 import pytest
 
 from testing import PYTHON, TIMEOUT, base_env, proc, python_module
-from testing.hygiene_kernel import SYSCALLS, refuse_subreaper
+from testing.hygiene_kernel import SIGNALFD4, SYSCALLS, refuse_signalfd, refuse_subreaper
 from testing.supervise import Init, debug_lines, run
 
 STATUS = 7
@@ -242,6 +242,29 @@ def test_as_unprivileged_user(for_nobody: tuple[str, str], args: list[str]) -> N
     assert_quiet_unless_verbose(err, args)
     if "-v" in args:
         assert "Registered as child subreaper (not PID 1)." in debug_lines(err)
+
+
+@pytest.mark.skipif(SIGNALFD4 is None, reason="no signalfd4 number for this architecture")
+@pytest.mark.parametrize("args", VARIANTS.values(), ids=VARIANTS.keys())
+def test_no_signalfd(dumb_init_bin: str, args: list[str]) -> None:
+    """Without a signalfd (no descriptor left: here a seccomp filter fails signalfd4 with EMFILE),
+    dumb-init takes signals one at a time from the kernel instead: it still forwards them, reaps
+    the orphan and exits with the status; with --pdeathsig it falls back on the kernel's
+    parent-death signal and says why."""
+    argv = [dumb_init_bin, *args, "--pdeathsig=TERM", *hygiene_child()]
+    with Init(argv, preexec=refuse_signalfd) as init:
+        started(init)
+        assert sorted(os.listdir(f"/proc/{init.pid}/fd")) == ["0", "1", "2"]
+        supervises(init, init.pid)
+        err = init.err.rest()
+    if "-v" in args:
+        lines = debug_lines(err)
+        assert "Unable to watch the parent process (errno=24 Too many open files)." in lines
+        assert (
+            "Parent death signal set to 15 (when the thread that started dumb-init exits)." in lines
+        )
+    else:
+        assert err == []
 
 
 SUBREAPER_REFUSED = "Unable to register as child subreaper (errno=1 Operation not permitted)."

@@ -214,23 +214,27 @@ def test_as_pid_1_falls_back_on_the_kernels_parent_death_signal(
         assert tree.reaped[dumb_init] == 143, err.rest(1)
 
 
-def test_signal_reaches_a_child_that_has_no_group_yet(dumb_init_bin: str) -> None:
-    """The parent dies while the child is stopped between fork() and its setsid(): the child's
-    process group does not exist yet, so dumb-init signals the child alone, and the signal waits
-    in it (blocked until exec) instead of being lost."""
+def test_parent_death_while_the_child_is_stopped_before_exec(dumb_init_bin: str) -> None:
+    """The parent dies while the child is stopped before its setsid() and exec. dumb-init starts
+    its child as vfork does, so it stays suspended until the child execs: the signal waits at
+    dumb-init, is not lost, and reaches the child's new process group once the child runs on."""
     child_command = ["sh", "-c", "exec sleep 50"]
     argv = [*KEEPER, "--stop-child-at-fork", dumb_init_bin, "-v", "--pdeathsig=TERM"]
     with running([*argv, *child_command]) as (_, out, err):
         tree = Tree(out)
         tree.until(lambda: tree.child != 0)
-        err.wait_for("[dumb-init] Parent process exited: acting on signal 15.")
-        err.wait_for("[dumb-init] Forwarded signal 15 to children.")
         # Detached with SIGSTOP, the child stops as soon as it is scheduled, before running any
         # code of its own: whatever its state now, it has not called setsid().
         proc.wait_stopped(tree.child)
-        child = proc.stat(tree.child)
-        assert child.sid != tree.child, "the child had called setsid() already"
-        assert signal.SIGTERM in proc.pending(tree.child), "the child was not signalled"
+        assert proc.stat(tree.child).sid != tree.child, "the child had called setsid() already"
+        # The keeper has exited; dumb-init waits for its child's exec (uninterruptibly, "D").
+        proc.wait_until(
+            lambda: proc.stat(tree.dumb_init).state == "D",
+            "dumb-init to wait for its stopped child's exec",
+        )
         os.kill(tree.child, signal.SIGCONT)
+        err.wait_for(f"[dumb-init] Child spawned with PID {tree.child}.")
+        err.wait_for("[dumb-init] Parent process exited: acting on signal 15.")
+        err.wait_for("[dumb-init] Forwarded signal 15 to children.")
         tree.until(lambda: tree.dumb_init in tree.reaped)
         assert tree.reaped[tree.dumb_init] == 143, err.rest(1)
