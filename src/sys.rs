@@ -14,7 +14,6 @@ use crate::signals;
 use nix::errno::Errno;
 use nix::libc::{self, c_char, c_int, c_long};
 use nix::unistd;
-use std::cell::UnsafeCell;
 use std::ffi::CStr;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -460,21 +459,10 @@ impl Command {
     }
 }
 
-/// The stack the child runs on until it execs (see `spawn`); 16-byte aligned, as every ABI
-/// dumb-init is built for wants a stack pointer. In `.bss`, so it costs no bytes on disk, and only
-/// the pages the child touches become resident (`spawn` gives them back).
-#[repr(C, align(16))]
-struct ChildStack(UnsafeCell<[u8; CHILD_STACK]>);
-
-/// Enough for the deepest path, the exec error's message: a `PATH_BUFFER` for the candidate
-/// path, a message buffer, and the formatting code's frames, several times over.
+/// The size of the stack the child runs on until it execs: enough for the deepest path, the exec
+/// error's message (a `PATH_BUFFER` for the candidate path, a message buffer, and the formatting
+/// code's frames), several times over.
 const CHILD_STACK: usize = 32 * 1024;
-
-// SAFETY: only a child of `spawn` uses it, and only while dumb-init's one thread is suspended
-// until that child has exec'd or exited; one child is ever spawned.
-unsafe impl Sync for ChildStack {}
-
-static CHILD_STACK_MEMORY: ChildStack = ChildStack(UnsafeCell::new([0; CHILD_STACK]));
 
 /// What the child needs to become the command, passed to it through `clone`.
 struct Start<'a> {
@@ -499,16 +487,32 @@ pub fn spawn(command: &Command, setsid: bool, verbose: bool) -> Result<i32, Errn
     // them back after a failed exec, and this puts them back after a successful one.
     // SAFETY: Command::new guarantees a slot before the command's first word.
     let slots = unsafe { (*command.argv.sub(1), *command.argv) };
-    let stack = CHILD_STACK_MEMORY.0.get().cast::<u8>();
+    // A mapping of its own, unmapped once the child is done with it, so that nothing of the
+    // child's stays resident (a static buffer would split dumb-init's few variables over more pages).
+    // SAFETY: a new private anonymous mapping: no memory of dumb-init's is touched.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            CHILD_STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
     // SAFETY: the child runs `child_main` on the top of its own stack (every architecture built
-    // for has stacks growing down), with `start`, which lives until clone returns. With
-    // CLONE_VFORK clone returns only once the child has exec'd or exited, so nothing of the
-    // child's runs alongside dumb-init: see become_command for what it may touch. SIGCHLD is
-    // the signal its exit sends, as for a forked child.
+    // for has stacks growing down; mmap gives page-aligned memory, aligned enough for any ABI),
+    // with `start`, which lives until clone returns. With CLONE_VFORK clone returns only once the
+    // child has exec'd or exited, so nothing of the child's runs alongside dumb-init: see
+    // become_command for what it may touch. SIGCHLD is the signal its exit sends, as for a
+    // forked child.
     let pid = unsafe {
         libc::clone(
             child_main,
-            stack.add(CHILD_STACK).cast(),
+            stack.cast::<u8>().add(CHILD_STACK).cast(),
             libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
             std::ptr::addr_of!(start).cast_mut().cast(),
         )
@@ -516,10 +520,8 @@ pub fn spawn(command: &Command, setsid: bool, verbose: bool) -> Result<i32, Errn
     let errno = Errno::last();
     // SAFETY: as above; the child is done with them.
     unsafe { (*command.argv.sub(1), *command.argv) = slots };
-    // The stack's pages are dumb-init's memory now: give them back, so the child's start costs
-    // nothing resident while dumb-init supervises. Only an optimisation if it fails.
-    // SAFETY: the child is done with the stack (it exec'd or exited); the pages read as zero again.
-    unsafe { libc::madvise(stack.cast(), CHILD_STACK, libc::MADV_DONTNEED) };
+    // SAFETY: the mapping made above, which the child (exec'd or exited) no longer uses.
+    unsafe { libc::munmap(stack, CHILD_STACK) };
     if pid == -1 {
         return Err(errno);
     }
