@@ -15,6 +15,7 @@ import errno
 import os
 import resource
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Mapping, Sequence
 import pytest
 
 from testing import base_env
-from testing.supervise import MODES, Arg, Mode, mode_id, run
+from testing.supervise import MODES, Arg, Init, Mode, mode_id, run
 
 ENV = shutil.which("env", path="/usr/bin:/bin")
 
@@ -291,6 +292,45 @@ def test_script_without_shebang_runs_under_bin_sh(dumb_init_bin: str, tmp_path: 
     # An empty file is a script that does nothing.
     empty = write_script(tmp_path / "empty", "")
     expect(dumb_init_bin, [str(empty), "x"], ran(""))
+
+
+def argv_pointers(pid: int, pointer_size: int) -> tuple[list[int], list[int]]:
+    """The argv array in the memory of process PID as it is now, and where each string of its
+    command line begins: the kernel put argc at the stack's start, then the pointers."""
+    # Field N of /proc/PID/stat (counted from 1) is words[N - 3] after the command's name.
+    words = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    start_stack, arg_start = int(words[28 - 3]), int(words[48 - 3])
+    strings = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    starts, offset = [], arg_start
+    for string in strings:
+        starts.append(offset)
+        offset += len(string) + 1
+    word = "Q" if pointer_size == 8 else "I"
+    with open(f"/proc/{pid}/mem", "rb") as mem:
+        mem.seek(start_stack)
+        raw = mem.read(pointer_size * (len(strings) + 2))
+    argc, *pointers = struct.unpack(f"={len(strings) + 2}{word}", raw)
+    assert argc == len(strings)
+    return pointers, [*starts, 0]
+
+
+@pytest.mark.parametrize("options", [[], ["-c"]], ids=["setsid", "single-child"])
+def test_spawn_leaves_dumb_inits_argv_as_it_was(
+    dumb_init_bin: str, tmp_path: Path, options: list[str]
+) -> None:
+    """The child runs in dumb-init's memory until it execs (clone with CLONE_VM). For a script
+    without ``#!`` it lays out ``/bin/sh FILE ARGS`` in two slots of dumb-init's argv, as glibc's
+    execvp does in its own copy. Once the child has exec'd, each of dumb-init's argv pointers
+    points at its own string again (a pointer left to the child's stack would dangle)."""
+    with open(dumb_init_bin, "rb") as f:
+        pointer_size = {1: 4, 2: 8}[f.read(5)[4]]  # the ELF class
+    script = write_script(tmp_path / "plain", "echo ready\nexec sleep 1000\n")
+    with Init([dumb_init_bin, "-v", *options, str(script), "a"], env=base_env()) as init:
+        init.out.expect("ready")
+        # dumb-init runs on once the child's exec has let go of its memory: wait until it has.
+        init.err.until(lambda line: line.startswith("[dumb-init] Child spawned with PID "))
+        pointers, expected = argv_pointers(init.pid, pointer_size)
+        assert pointers == expected
 
 
 def test_interpreter_problems(dumb_init_bin: str, tmp_path: Path) -> None:
