@@ -413,30 +413,35 @@ pub fn for_each_child(mut f: impl FnMut(i32)) -> Option<usize> {
     if fd < 0 {
         return None;
     }
-    let mut buf = [0u8; 4096];
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: reads into the unfilled part of the buffer.
-        let n = unsafe { libc::read(fd, buf[filled..].as_mut_ptr().cast(), buf.len() - filled) };
+    // The list outgrows any buffer (700 orphans with 5-digit PIDs fill 4 KiB, 512 with 7-digit
+    // ones), so it is read piece by piece, and a PID the end of a piece cuts goes on in the next
+    // (the kernel cuts a PID wherever a read's buffer ends, unless a whole page of them fits).
+    // The kernel ends every PID with a space: a PID counts once its space is read, so one cut
+    // short by a failed read is dropped, never signalled as a shorter PID. The list keeps its
+    // order between reads: dumb-init reaps nothing meanwhile, and orphans re-parented to it
+    // meanwhile join at the end. A small buffer keeps the stack small.
+    let mut buf = [0u8; 512];
+    let mut digits: Option<u64> = None;
+    let mut count = 0;
+    loop {
+        // SAFETY: reads into the buffer, at most its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if n <= 0 {
             break;
         }
-        filled += n as usize;
-    }
-    close(fd);
-    let mut text = &buf[..filled];
-    if filled == buf.len() {
-        // A full buffer may end in the middle of a PID: leave the last word for the next round
-        // (callers ask again after reaping these).
-        text = &text[..text.iter().rposition(u8::is_ascii_whitespace).unwrap_or(0)];
-    }
-    let mut count = 0;
-    for word in text.split(u8::is_ascii_whitespace) {
-        if let Some(pid) = signals::decimal(word).filter(|&pid| pid > 0) {
-            f(pid);
-            count += 1;
+        for &byte in &buf[..n as usize] {
+            if byte.is_ascii_digit() {
+                let value = digits.unwrap_or(0).saturating_mul(10).saturating_add(u64::from(byte - b'0'));
+                digits = Some(value);
+            } else if let Some(pid) = digits.take().and_then(|value| i32::try_from(value).ok()) {
+                if pid > 0 {
+                    f(pid);
+                    count += 1;
+                }
+            }
         }
     }
+    close(fd);
     Some(count)
 }
 
