@@ -582,6 +582,9 @@ fn become_command(command: &Command, setsid: bool, verbose: bool) -> ! {
     // SAFETY: `argv` is the command's NULL-terminated word list (see Command::new).
     let file = unsafe { CStr::from_ptr(*command.argv) }.to_bytes();
     let errno = exec(command, file);
+    // Blocked again before the message: on a stderr pipe nobody reads, its write raises a SIGPIPE
+    // that would end the child by signal instead of with the exec failure's status.
+    set_mask(Mask::ALL);
     let mut line = Text::line();
     line.push(file);
     let _ = write!(line, ": {}", ErrorText(errno));

@@ -62,6 +62,27 @@ def tool(tmp_path_factory: pytest.TempPathFactory) -> str:
 # --- A stderr pipe nobody reads ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("args", [[], ["-c"], ["-v"]], ids=["setsid", "single-child", "verbose"])
+def test_exec_failure_with_stderr_broken_exits_2(dumb_init_bin: str, args: list[str]) -> None:
+    """The command cannot be run and stderr is a pipe nobody reads: the child's message fails
+    with EPIPE, and the SIGPIPE that raises must not kill it (its signals are open by then), so
+    dumb-init still exits 2, as for any exec failure, not 141."""
+    broken = hardening.broken_pipe()
+    try:
+        result = subprocess.run(
+            [dumb_init_bin, *args, "/nonexistent/command"],
+            env=base_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            preexec_fn=hardening.stderr_to(broken),
+            timeout=TIMEOUT,
+            check=False,
+        )
+    finally:
+        os.close(broken)
+    assert result.returncode == 2
+
+
 @pytest.mark.parametrize("mode", DEBUG_MODES, ids=mode_id)
 @pytest.mark.parametrize("when", ["from-the-start", "reader-leaves"])
 def test_broken_stderr_pipe_is_not_a_loop(dumb_init_bin: str, mode: Mode, when: str) -> None:
