@@ -137,11 +137,15 @@ def test_exec_path_names_where_it_looked(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_wheel_holds_exactly_binary_shim_metadata_and_licence() -> None:
     names = zipfile.ZipFile(wheel()).namelist()
     data = f"dumb_init-{VERSION}.data/scripts/dumb-init"
+    man = f"dumb_init-{VERSION}.data/data/share/man/man1/dumb-init.1"
     shim = {"dumb_init/__init__.py", "dumb_init/__main__.py", "dumb_init/py.typed"}
     assert data in names
     assert shim <= set(names)
+    # pip installs the man page as PREFIX/share/man/man1/dumb-init.1: `man dumb-init` finds it
+    # from PREFIX/bin on PATH. It is the repository's, not the symlink maturin was given.
+    assert zipfile.ZipFile(wheel()).read(man) == (REPO / "docs" / "dumb-init.1").read_bytes()
     dist_info = f"dumb_init-{VERSION}.dist-info/"
-    others = set(names) - shim - {data}
+    others = set(names) - shim - {data, man}
     assert all(name.startswith(dist_info) for name in others), sorted(others)
     assert f"{dist_info}licenses/LICENSE" in names
     assert wheel().name.startswith(f"dumb_init-{VERSION}-py3-none-")
@@ -161,3 +165,25 @@ def test_target_install_layout(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(target / "bin" / "dumb-init")
     assert run(result.stdout.strip(), "true").returncode == 0
+
+
+def test_prefix_install_has_the_man_page(tmp_path: Path) -> None:
+    """``pip install --prefix P`` puts the man page in P/share/man/man1, where man-db looks for
+    a P/bin on PATH (a virtualenv's bin, /usr/local/bin): ``man dumb-init`` finds it."""
+    prefix = tmp_path / "prefix"
+    # --ignore-installed: else pip sees the package of this environment and does nothing (or,
+    # with --force-reinstall, uninstalls it from here).
+    pip = run(
+        *(sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed"),
+        *("--prefix", str(prefix), str(wheel())),
+    )
+    assert pip.returncode == 0, pip.stderr
+    page = prefix / "share" / "man" / "man1" / "dumb-init.1"
+    assert page.read_bytes() == (REPO / "docs" / "dumb-init.1").read_bytes()
+    man = shutil.which("man")
+    if man is None:
+        pytest.skip("man is not installed (Debian: apt-get install man-db)")
+    env = {k: v for k, v in os.environ.items() if k != "MANPATH"}
+    env["PATH"] = f"{prefix / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    found = run(man, "-w", "dumb-init", env=env)
+    assert (found.returncode, found.stdout.strip()) == (0, str(page)), found.stderr

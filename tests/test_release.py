@@ -312,10 +312,12 @@ def test_wheel_tags_and_contents(arch: Arch) -> None:
     with zipfile.ZipFile(path) as z:
         dist_info = f"dumb_init-{VERSION}.dist-info/"
         data = f"dumb_init-{VERSION}.data/scripts/dumb-init"
+        man = f"dumb_init-{VERSION}.data/data/share/man/man1/dumb-init.1"
         package = {"dumb_init/__init__.py", "dumb_init/__main__.py", "dumb_init/py.typed"}
         names = set(z.namelist())
-        assert {data, *package} <= names
-        assert all(n.startswith(dist_info) for n in names - package - {data}), sorted(names)
+        assert {data, man, *package} <= names
+        assert all(n.startswith(dist_info) for n in names - package - {data, man}), sorted(names)
+        assert z.read(man) == (ROOT / "docs" / "dumb-init.1").read_bytes()
         for needed in ("METADATA", "WHEEL", "RECORD", "licenses/LICENSE"):
             assert dist_info + needed in names
         wheel_tags = re.findall(
