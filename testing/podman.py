@@ -246,9 +246,9 @@ class Attached:
                 f"podman run did not end within {timeout:g}s; output {self.out.history!r}"
             ) from None
 
-    def rest(self) -> list[str]:
-        """The output lines not read yet, up to the end."""
-        return self.out.rest()
+    def rest(self, timeout: float = TIMEOUT) -> list[str]:
+        """The output lines not read yet, up to the end (each within ``timeout``)."""
+        return self.out.rest(timeout)
 
 
 def tree_of_files(root: Path, files: dict[str, str | Path], links: dict[str, str]) -> None:
