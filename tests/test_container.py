@@ -12,6 +12,7 @@ image in it; each test removes its own containers and pods, even when it fails.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import re
 import shutil
@@ -122,6 +123,8 @@ def _missing(reason: str) -> NoReturn:
 
 TOKEN = uuid.uuid4().hex[:8]
 """In every name this run gives, so that names never meet those of another run."""
+SERIAL = itertools.count()
+"""Numbers the containers and pods of this run."""
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +164,7 @@ def images(podman: Podman, dumb_init_bin: str) -> Iterator[Images]:
     applets = subprocess.run(
         [busybox, "--list"], capture_output=True, text=True, check=True, timeout=30
     ).stdout.split()
-    made = []
+    tags = []
     with tempfile.TemporaryDirectory(prefix="dumb-init-image-") as tmp:
         shell = Path(tmp) / "shell"
         tree_of_files(
@@ -174,7 +177,7 @@ def images(podman: Podman, dumb_init_bin: str) -> Iterator[Images]:
             os.chmod(shell / scratch, 0o1777)
         name = f"localhost/dumb-init-test-{TOKEN}:shell"
         podman.import_image(name, shell)
-        made.append(name)
+        tags.append(name)
         bare_name = f"localhost/dumb-init-test-{TOKEN}:bare"
         bare = Path(tmp) / "bare"
         bare.mkdir()
@@ -185,13 +188,13 @@ def images(podman: Podman, dumb_init_bin: str) -> Iterator[Images]:
                 bare,
                 [f'ENTRYPOINT ["{DUMB_INIT}", "--"]', 'CMD ["/child"]'],
             )
-            made.append(bare_name)
+            tags.append(bare_name)
         else:
             bare_name = ""
     try:
         yield Images(name, bare_name)
     finally:
-        podman.run("rmi", "--force", *made, check=False)
+        podman.run("rmi", "--force", *tags, check=False)
 
 
 def _static_program(source: Path, output: Path) -> bool:
@@ -217,11 +220,11 @@ class Made:
     pods: list[str] = field(default_factory=list)
 
     def container(self) -> str:
-        self.containers.append(f"dumb-init-test-{TOKEN}-{len(self.containers)}")
+        self.containers.append(f"dumb-init-test-{TOKEN}-{next(SERIAL)}")
         return self.containers[-1]
 
     def pod(self) -> str:
-        self.pods.append(f"dumb-init-test-{TOKEN}-pod-{len(self.pods)}")
+        self.pods.append(f"dumb-init-test-{TOKEN}-pod-{next(SERIAL)}")
         return self.pods[-1]
 
 
