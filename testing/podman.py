@@ -4,7 +4,9 @@ their output read line by line.
 
 Everything podman keeps (images, containers, pods, its database, its events) lives under one
 directory that the tests remove at the end; the machine's own containers.conf and storage are
-neither read for settings nor written.
+neither read for settings nor written. One thing escapes: podman 4.3's ``import`` records the
+digests of the layers it stores in the machine's blob-info cache
+(/var/lib/containers/cache/blob-info-cache-v1.boltdb), a cache that points at no image.
 """
 
 from __future__ import annotations
