@@ -325,9 +325,11 @@ class Toolchains:
         zig, zig_missing = Zig.find()
         missing = None
         if version is None or sysroot is None or "nightly" not in version:
-            missing = "no nightly toolchain: `rustup toolchain install nightly`"
+            missing = f"no {NIGHTLY} toolchain: `rustup toolchain install {NIGHTLY}`"
         elif not (Path(sysroot) / "lib/rustlib/src/rust/library/Cargo.lock").is_file():
-            missing = "nightly has no rust-src: `rustup component add rust-src --toolchain nightly`"
+            missing = (
+                f"{NIGHTLY} has no rust-src: `rustup component add rust-src --toolchain {NIGHTLY}`"
+            )
         elif zig_missing is not None:
             missing = zig_missing
         return cls(
@@ -496,6 +498,24 @@ def write_sums(out: Path, version: str) -> None:
     put(out / "SHA256SUMS", "".join(lines).encode(), 0o644)
 
 
+def tool_versions(tools: Toolchains, need_maturin: bool) -> list[str]:
+    versions = [rustc_query(NIGHTLY, "--version") or "no nightly"]
+    versions.append(rustc_query(None, "--version") or "no default toolchain")
+    versions.append(f"zig {tools.zig.version}" if tools.zig else "no zig")
+    commands = [["cargo-zigbuild", "--version"]] + (
+        [] if need_maturin else [["maturin", "--version"]]
+    )
+    for argv in commands:
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            versions.append(out.stdout.strip() or argv[0])
+        except (OSError, subprocess.TimeoutExpired):
+            versions.append(f"no {argv[0]}")
+    epoch = BASE_ENV.get("SOURCE_DATE_EPOCH")
+    versions.append(f"SOURCE_DATE_EPOCH={epoch}" if epoch else "SOURCE_DATE_EPOCH unset")
+    return versions
+
+
 @dataclass
 class Built:
     plan: Plan
@@ -535,7 +555,7 @@ def build(args: argparse.Namespace, arches: list[Arch], version: str) -> int:
             wheel = maturin_build(p, args.target_dir, out, version)
             put(out / name, binary_in_wheel(wheel, version))
         built.append(Built(p, out / name, wheel))
-    if everything and not need_maturin:
+    if (everything or args.sdist) and not need_maturin:
         run(["maturin", "sdist", "--out", str(out)], {})
     write_sums(out, version)
 
@@ -555,6 +575,9 @@ def build(args: argparse.Namespace, arches: list[Arch], version: str) -> int:
     for sdist in out.glob(f"dumb_init-{version}.tar.gz"):
         print(f"{'sdist':8} {'':8} {'':22} {'':26} {sdist.stat().st_size:>9,}  {sdist.name}")
     print(f"written to {out}; checksums in {out / 'SHA256SUMS'}")
+    # A rebuild gives the same bytes with the same versions of these (README: "Checking a
+    # release").
+    print("built with:", "; ".join(tool_versions(tools, need_maturin)))
 
     if not built:
         log("nothing was built")
@@ -635,6 +658,9 @@ def main(argv: list[str]) -> int:
         "--binaries-only", action="store_true", help="only the bare binaries: no wheels, no sdist"
     )
     parser.add_argument(
+        "--sdist", action="store_true", help="the sdist too when building only some --arch"
+    )
+    parser.add_argument(
         "--measure-flags",
         action="store_true",
         help="print what each size knob buys (default architecture: x86_64); builds nothing in dist/",
@@ -650,6 +676,12 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="fail unless every architecture was built lean, with its wheel (release workflow)",
     )
+    parser.add_argument(
+        "--nightly",
+        default="nightly",
+        help="the nightly toolchain of the lean profile (default: nightly); a dated one, such as"
+        " nightly-2026-05-20, rebuilds a release byte for byte",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "dist", help="default: dist/")
     parser.add_argument(
         "--target-dir",
@@ -658,6 +690,8 @@ def main(argv: list[str]) -> int:
         help="cargo's; default: $CARGO_TARGET_DIR, else target/",
     )
     args = parser.parse_args(argv)
+    global NIGHTLY  # one toolchain for the whole run
+    NIGHTLY = args.nightly
     args.out = args.out.resolve()
     args.target_dir = args.target_dir.resolve()
     version = cargo_version()
