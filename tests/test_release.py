@@ -78,8 +78,8 @@ def tags(*policies: str) -> frozenset[str]:
     return frozenset(policies)
 
 
-# The tags are the lowest PyPI accepts for each architecture (release/build.py says why; maturin
-# checked them against PyPI's upload rules when it built the wheels).
+# The tags are the lowest PyPI accepts for each architecture (release/build.py says why, and why
+# no tool checks them against PyPI's upload rules).
 ARCHES = (
     Arch(
         "x86_64", 62, 64, "<",
