@@ -6,9 +6,8 @@
     python release/build.py --measure-flags        # what each size flag buys (x86_64 by default)
 
 For each architecture it builds one static binary for the `*-unknown-linux-musl` Rust target and
-one wheel holding that binary (the comment above ARCHES says which tags and
-why). Then the sdist, the bare
-binaries `dumb-init_VERSION_ARCH` and a `SHA256SUMS` file.
+one wheel holding that binary (the comment above ARCHES says which tags and why). Then the
+sdist, the bare binaries `dumb-init_VERSION_ARCH` and a `SHA256SUMS` file.
 
 Two profiles:
 - lean, the release profile: the nightly toolchain compiles Rust's standard library from its
