@@ -214,8 +214,9 @@ def release_binary(notes: list[str], path: Path | None = None) -> Init | None:
                 notes.append(f"release binary skipped: {' '.join(cmd[1:])} failed: {tail}")
                 return None
             built = f"dist/{path.name}, built by this run"
-            # The script ends with a table: "ARCH PROFILE BYTES ARTIFACT" per binary.
-            m = re.search(rf"^{RELEASE_ARCH}\s+(\w+)\s+[\d,]+\s+dumb-init_", p.stdout, re.MULTILINE)
+            # The script ends with a table: "ARCH PROFILE LINKER C-RUNTIME BYTES ARTIFACT".
+            row = rf"^{RELEASE_ARCH}\s+(\w+)\s.*\s[\d,]+\s+dumb-init_"
+            m = re.search(row, p.stdout, re.MULTILINE)
             profile = m.group(1) if m else "unknown"
             if profile != "lean":
                 label = RELEASE_STABLE_LABEL

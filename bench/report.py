@@ -13,7 +13,15 @@ from typing import Any
 
 import cmusl
 import targets
-from inits import C_MUSL_LABEL, DEFAULT_LABEL, RELEASE_ARCH, RELEASE_LABEL, Init
+from inits import (
+    C_MUSL_LABEL,
+    DEFAULT_LABEL,
+    RELEASE_ARCH,
+    RELEASE_LABEL,
+    REPO,
+    Init,
+    cargo_version,
+)
 from measure import DIRECT, SIGSTATE_VARIANTS, Plan, Results
 from stats import METRICS, Figure, Metric, compare, fmt, verdict
 
@@ -394,6 +402,35 @@ def _linkage_note(run: Run) -> str:
     return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(groups.items())) + "."
 
 
+ARCH_ORDER = ("x86_64", "aarch64", "armv7", "i686", "ppc64le", "s390x", "riscv64")
+
+
+def arch_sizes() -> list[str]:
+    """The size of each architecture's release binary in dist/ (release/build.py builds all
+    seven; only this machine's is measured above)."""
+    version = cargo_version()
+    found = {
+        p.name.removeprefix(f"dumb-init_{version}_"): p.stat().st_size
+        for p in (REPO / "dist").glob(f"dumb-init_{version}_*")
+        if p.is_file()
+    }
+    if not found:
+        return [f"No release binaries of {version} in dist/ (`tox -e release` builds them)."]
+    lines = [
+        (
+            f"The release binaries of {version} in dist/, as `release/build.py` built them (lean,"
+            " linked by zig with its musl); the figures above measure the x86_64 one only."
+        ),
+        "",
+        "| architecture | bytes | KiB |",
+        "| --- | ---: | ---: |",
+    ]
+    order = {arch: i for i, arch in enumerate(ARCH_ORDER)}
+    for arch in sorted(found, key=lambda a: (order.get(a, len(order)), a)):
+        lines.append(f"| {arch} | {found[arch]:,} | {found[arch] / 1024:.1f} |")
+    return lines
+
+
 def markdown(run: Run) -> str:
     m = run.machine
     lines = [
@@ -421,6 +458,7 @@ def markdown(run: Run) -> str:
     lines += ["## Goals", "", *goal_check(run), ""]
     lines += ["## Release binary targets", ""]
     lines += [*targets.section(run.inits, run.results, family_alpha(run)), ""]
+    lines += ["## Release binary sizes by architecture", "", *arch_sizes(), ""]
     lines += ["## The child's signal state", ""]
     lines += sigstate_table(run)
     lines += ["", "## Signal storm", "", *storm_table(run), ""]

@@ -5,20 +5,26 @@
     python release/build.py --arch x86_64 --binaries-only   # just dist/dumb-init_VERSION_x86_64
     python release/build.py --measure-flags        # what each size flag buys (x86_64 by default)
 
-For each architecture it builds one static binary from the `*-unknown-linux-musl` Rust target,
-linked by Rust's own `rust-lld` (no cross C compiler), and one wheel holding that binary, tagged
-both manylinux and musllinux (WHEEL_TAGS says which tags and why). Then the sdist, the bare
-binaries `dumb-init_VERSION_ARCH` and a `SHA256SUMS` file.
+For each architecture it builds one static binary for the `*-unknown-linux-musl` Rust target and
+one wheel holding that binary (the comment above ARCHES says which tags and why). Then the
+sdist, the bare binaries `dumb-init_VERSION_ARCH` and a `SHA256SUMS` file.
 
 Two profiles:
-- lean: the nightly toolchain rebuilds Rust's standard library for size (`-Z build-std`) with the
-  knobs of KNOBS kept for it; the release profile.
-- stable: where nightly, its `rust-src` component or the target cannot be had; the knobs kept
-  for it, on the prebuilt standard library (about ten times larger).
+- lean, the release profile: the nightly toolchain compiles Rust's standard library from its
+  `rust-src` component for size (`-Z build-std`) with the knobs of KNOBS kept for it, so no
+  target needs a `rust-std` download; zig (PyPI's `ziglang`, driven by `cargo-zigbuild` and
+  `maturin --zig`) links every architecture and supplies the C runtime: the musl that zig
+  carries, compiled for the target. One linker and one musl release for all seven, whichever
+  targets rustup can download here.
+- stable: where nightly, its `rust-src` or zig cannot be had; the knobs kept for it, on the
+  prebuilt standard library and the musl C runtime of the target's `rust-std`, linked by Rust's
+  own `rust-lld` (about ten times larger).
 
+The time stamps in the wheels and the sdist are the commit's (SOURCE_DATE_EPOCH from
+`git log -1 --format=%ct`), so that the same commit gives the same bytes in any directory.
 What cannot be built is named with the command that adds it; the rest is built, and a table of
-what was built ends the run. `--require-all` (the release workflow) fails unless every
-architecture was built lean.
+what was built, with the linker and C runtime of each, ends the run. `--require-all` (the
+release workflow, `tox -e release`) fails unless every architecture was built lean, with its wheel.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deb import DEB_ARCH, build_debs  # release/deb.py: this script's directory is sys.path[0]
+
 REPO = Path(__file__).resolve().parent.parent
 NIGHTLY = "nightly"
 
@@ -47,17 +55,33 @@ class Arch:
     target: str  # the Rust target
     wheel_arch: str  # the architecture part of the wheel's platform tags
     wheel_tags: tuple[str, ...]  # maturin --compatibility: the policies the wheel is tagged with
+    audit: bool = True  # maturin's auditwheel check of the binary against the tags' policies
 
 
 # The lowest tags PyPI accepts for each architecture. The binary is static, so it needs no glibc
 # and no musl at all: the tags only have to make pip pick the wheel on every system of the
-# architecture.
+# architecture. What PyPI accepts is Warehouse's upload check (warehouse/forklift/legacy.py),
+# of which maturin keeps a copy (src/target/legacy_py.rs and pypi_tags.rs: manylinux_X_Y on
+# x86_64, i686, aarch64, armv7l, ppc64le, s390x, ppc64 and riscv64; musllinux_X_Y on the same
+# but ppc64 and riscv64; manylinux1/2014 by name). No released tool checks a wheel's own tags
+# against it: twine check and uv publish do not look at platform tags, and maturin 1.16.0
+# runs its copy only under `--compatibility pypi` alone, which tags the wheel with maturin's
+# default policy instead of these (`--compatibility pypi musllinux_1_1` for riscv64 writes
+# musllinux_1_1_riscv64 without a word; `--compatibility pypi` alone refuses linux_riscv64).
+# So the tags below are read off that copy by hand, and tests/test_release.py holds the wheels
+# to them.
 # - manylinux1 (= manylinux_2_5) exists only for x86_64 and i686; pip of any age takes it.
 # - aarch64, armv7l, ppc64le and s390x start at manylinux2014 (= manylinux_2_17, PEP 599);
 #   pip offers no manylinux tag below 2_17 on them. armv7l means the hard-float ABI, as
 #   armv7-unknown-linux-musleabihf is.
-# - riscv64 has no legacy alias; its first manylinux policy is manylinux_2_31.
-# - musllinux_1_1 is the first musllinux policy (PEP 656), for every one of the seven.
+# - riscv64: PyPI takes any manylinux_2_N tag for it, and pip (packaging) offers glibc tags
+#   down to 2_17 on every architecture but x86_64 and i686, so manylinux_2_17 is the lowest tag
+#   both sides know. maturin's auditwheel has no manylinux_2_17 policy for riscv64 (glibc came
+#   to riscv64 in 2.27) and would refuse the tag, so its audit is skipped there: the binary is
+#   static and uses no glibc symbol to audit (tests/test_release.py checks that it is static).
+#   PyPI refuses every musllinux tag on riscv64 (its list of musllinux
+#   architectures has no riscv64), so musl systems there get the bare binary or the sdist.
+# - musllinux_1_1 is the first musllinux policy (PEP 656), for the other six.
 ARCHES = (
     Arch("x86_64", "x86_64-unknown-linux-musl", "x86_64", ("manylinux1", "musllinux_1_1")),
     Arch("aarch64", "aarch64-unknown-linux-musl", "aarch64", ("manylinux2014", "musllinux_1_1")),
@@ -67,19 +91,23 @@ ARCHES = (
         "ppc64le", "powerpc64le-unknown-linux-musl", "ppc64le", ("manylinux2014", "musllinux_1_1")
     ),
     Arch("s390x", "s390x-unknown-linux-musl", "s390x", ("manylinux2014", "musllinux_1_1")),
-    Arch("riscv64", "riscv64gc-unknown-linux-musl", "riscv64", ("manylinux_2_31", "musllinux_1_1")),
+    Arch("riscv64", "riscv64gc-unknown-linux-musl", "riscv64", ("manylinux_2_17",), audit=False),
 )
 BY_NAME = {arch.name: arch for arch in ARCHES}
 
 
 @dataclass(frozen=True)
 class Knob:
-    """One size setting: rustc flags and/or cargo environment variables."""
+    """One size setting: rustc flags, linker arguments and/or cargo environment variables."""
 
     name: str
     keep: tuple[str, ...]  # the profiles it is part of (where --measure-flags saw it save bytes)
     nightly: bool  # needs the nightly toolchain (and so the lean profile)
     rustflags: tuple[str, ...] = ()
+    link_args: tuple[str, ...] = ()  # lld's own spelling; zig cc gets them as -Wl,ARG
+    zig: bool = (
+        True  # zig cc takes the link arguments (it refuses the lld options it does not know)
+    )
     env: dict[str, str] = field(default_factory=dict)
     why: str = ""
 
@@ -133,16 +161,17 @@ KNOBS = (
     ),
     Knob(
         "lld --icf=all",
-        keep=("lean", "stable"),
+        keep=("stable",),
         nightly=False,
-        rustflags=("-Clink-arg=--icf=all",),
-        why="identical functions folded into one",
+        link_args=("--icf=all",),
+        zig=False,
+        why="identical functions folded into one (zig cc refuses the option: rust-lld only)",
     ),
     Knob(
         "lld -z norelro",
         keep=("lean", "stable"),
         nightly=False,
-        rustflags=("-Clink-arg=-znorelro",),
+        link_args=("-znorelro",),
         why="no page-aligned RELRO segment (nothing applies RELRO in a static musl binary)",
     ),
     Knob(
@@ -156,7 +185,7 @@ KNOBS = (
         "lld --build-id=none",
         keep=(),
         nightly=False,
-        rustflags=("-Clink-arg=--build-id=none",),
+        link_args=("--build-id=none",),
         why="no .note.gnu.build-id",
     ),
     Knob(
@@ -182,12 +211,37 @@ def cargo_version() -> str:
 
 def base_env() -> dict[str, str]:
     """The environment for every build, without flags that would replace ours (cargo takes
-    RUSTFLAGS and CARGO_ENCODED_RUSTFLAGS over any other source)."""
+    RUSTFLAGS and CARGO_ENCODED_RUSTFLAGS over any other source), with the commit's time."""
     env = dict(os.environ)
     for name in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS"):
         if env.pop(name, None) is not None:
             log(f"ignoring {name} from the environment")
+    epoch = source_date_epoch()
+    if epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = epoch
     return env
+
+
+def source_date_epoch() -> str | None:
+    """The commit's time, which maturin writes into the wheels' and the sdist's time stamps:
+    the same commit then gives the same bytes wherever and whenever it is built. Outside a
+    git checkout (an unpacked sdist), $SOURCE_DATE_EPOCH if set."""
+    try:
+        result = subprocess.run(
+            ["git", "log", "-1", "--format=%ct"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        result = None
+    if result is not None and result.returncode == 0 and result.stdout.strip().isdigit():
+        return result.stdout.strip()
+    given = os.environ.get("SOURCE_DATE_EPOCH")
+    log(f"not a git checkout: SOURCE_DATE_EPOCH {'from the environment' if given else 'unset'}")
+    return given
 
 
 def rustc_query(toolchain: str | None, *args: str) -> str | None:
@@ -211,45 +265,42 @@ def c_runtime(sysroot: Path, target: str) -> Path:
     return sysroot / "lib" / "rustlib" / target / "lib" / "self-contained"
 
 
-def installed_toolchains() -> list[str]:
-    try:
-        out = subprocess.run(
-            ["rustup", "toolchain", "list"], capture_output=True, text=True, timeout=60, check=False
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
+@dataclass(frozen=True)
+class Zig:
+    """The zig that links the lean builds, and the musl release it carries."""
 
+    exe: str
+    version: str
+    musl: str  # from musl's own src/internal/version.h in zig's lib directory
 
-def same_file(a: Path, b: Path) -> bool:
-    return a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()
-
-
-def borrowed_c_runtime(nightly_sysroot: Path, target: str) -> tuple[str, Path] | None:
-    """The musl C runtime for ``target`` from another installed toolchain, if it ships the
-    same C runtime as nightly: ``-Z build-std`` compiles Rust's side from source and needs only
-    these C objects from the target's rust-std, which some mirrors lack for nightly. Judged on
-    x86_64-unknown-linux-musl, which both toolchains must have: the same libc.a and crt1.o
-    bytes mean the same musl release built the same way."""
-    probe = "x86_64-unknown-linux-musl"
-    for toolchain in installed_toolchains():
-        if toolchain.startswith(NIGHTLY):
-            continue
-        sysroot = rustc_query(toolchain, "--print", "sysroot")
-        if sysroot is None:
-            continue
-        lender = c_runtime(Path(sysroot), target)
-        if not (lender / "libc.a").is_file():
-            continue
-        same = all(
-            same_file(
-                c_runtime(Path(sysroot), probe) / name, c_runtime(nightly_sysroot, probe) / name
+    @classmethod
+    def find(cls) -> tuple[Zig | None, str | None]:
+        """PyPI's ziglang in this Python, else `zig` on PATH; and cargo-zigbuild. Returns the
+        zig, or None and what is missing with the command that adds it."""
+        install = "`python -m pip install ziglang cargo-zigbuild`"
+        if shutil.which("cargo-zigbuild") is None:
+            return None, f"no cargo-zigbuild: {install}"
+        for argv in ([sys.executable, "-m", "ziglang"], [shutil.which("zig") or "zig"]):
+            try:
+                env_out = subprocess.run(
+                    [*argv, "env"], capture_output=True, text=True, timeout=60, check=False
+                ).stdout
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            # `zig env` prints ZON (0.15 and later) or JSON (before): .key = "v" or "key": "v".
+            found = dict(re.findall(r'^\s*"?\.?(\w+)"?\s*[=:]\s*"([^"]*)"', env_out, re.MULTILINE))
+            if not {"zig_exe", "lib_dir", "version"} <= found.keys():
+                continue
+            header = Path(found["lib_dir"]) / "libc/musl/src/internal/version.h"
+            musl = (
+                re.search(r'#define VERSION "(.+)"', header.read_text())
+                if header.is_file()
+                else None
             )
-            for name in ("libc.a", "crt1.o")
-        )
-        if same:
-            return toolchain, lender
-    return None
+            if musl is None:
+                return None, f"zig {found['version']} carries no musl ({header} missing)"
+            return cls(found["zig_exe"], found["version"], musl.group(1)), None
+        return None, f"no zig: {install}"
 
 
 @dataclass
@@ -258,6 +309,9 @@ class Plan:
 
     arch: Arch
     profile: str | None = None  # "lean" or "stable"; None: cannot be built
+    linker: str = ""  # what links the binary, for the build table
+    c_runtime: str = ""  # where its C runtime comes from, for the build table
+    zig: bool = False  # linked by zig: cargo zigbuild / maturin --zig
     rustflags: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what is missing and the command that adds it
@@ -270,18 +324,29 @@ class Toolchains:
     nightly_sysroot: Path | None
     nightly_missing: str | None  # why there is no lean profile at all, with the fix
     default_sysroot: Path | None
+    zig: Zig | None
 
     @classmethod
     def probe(cls) -> Toolchains:
         default = rustc_query(None, "--print", "sysroot")
         version = rustc_query(NIGHTLY, "--version")
         sysroot = rustc_query(NIGHTLY, "--print", "sysroot")
+        zig, zig_missing = Zig.find()
         missing = None
         if version is None or sysroot is None or "nightly" not in version:
-            missing = "no nightly toolchain: `rustup toolchain install nightly`"
+            missing = f"no {NIGHTLY} toolchain: `rustup toolchain install {NIGHTLY}`"
         elif not (Path(sysroot) / "lib/rustlib/src/rust/library/Cargo.lock").is_file():
-            missing = "nightly has no rust-src: `rustup component add rust-src --toolchain nightly`"
-        return cls(Path(sysroot) if sysroot else None, missing, Path(default) if default else None)
+            missing = (
+                f"{NIGHTLY} has no rust-src: `rustup component add rust-src --toolchain {NIGHTLY}`"
+            )
+        elif zig_missing is not None:
+            missing = zig_missing
+        return cls(
+            Path(sysroot) if sysroot else None,
+            missing,
+            Path(default) if default else None,
+            zig,
+        )
 
 
 def knobs_for(profile: str) -> list[Knob]:
@@ -289,47 +354,57 @@ def knobs_for(profile: str) -> list[Knob]:
 
 
 def plan(arch: Arch, tools: Toolchains, want: str, knobs: list[Knob] | None = None) -> Plan:
-    """The lean build where nightly can make it (unless ``want`` is "stable"), else the stable
-    one; ``knobs`` replaces the profile's knobs (for --measure-flags)."""
+    """The lean build where nightly and zig can make it (unless ``want`` is "stable"), else the
+    stable one; ``knobs`` replaces the profile's knobs (for --measure-flags)."""
     result = Plan(arch)
     if want != "stable":
         if tools.nightly_missing is not None:
             result.notes.append(f"lean: {tools.nightly_missing}")
         else:
-            assert tools.nightly_sysroot is not None
-            own = c_runtime(tools.nightly_sysroot, arch.target)
-            add = f"`rustup +nightly target add {arch.target}`"
-            if (own / "libc.a").is_file():
-                result.profile = "lean"
-            elif (borrowed := borrowed_c_runtime(tools.nightly_sysroot, arch.target)) is not None:
-                toolchain, lender = borrowed
-                result.profile = "lean"
-                result.rustflags.append(f"-Lnative={lender}")
-                result.notes.append(
-                    f"lean: nightly has no rust-std for {arch.target} ({add}); linking the "
-                    f"identical musl C runtime of toolchain {toolchain!r}"
-                )
-            else:
-                result.notes.append(f"lean: nightly has no rust-std for {arch.target}: {add}")
+            assert tools.zig is not None
+            result.profile = "lean"
+            result.zig = True
+            result.linker = f"zig {tools.zig.version} cc (lld)"
+            result.c_runtime = f"musl {tools.zig.musl} (zig's)"
     if result.profile is None:
         if tools.default_sysroot is None:
             result.notes.append("no Rust toolchain: install rustup, then `rustup default stable`")
             return result
-        if not (c_runtime(tools.default_sysroot, arch.target) / "libc.a").is_file():
+        own = c_runtime(tools.default_sysroot, arch.target)
+        if not (own / "libc.a").is_file():
             result.notes.append(f"stable: target not installed: `rustup target add {arch.target}`")
             return result
         result.profile = "stable"
+        result.linker = "rust-lld"
+        result.c_runtime = "musl of the target's rust-std"
         if want != "stable":
             result.notes.append("so the stable profile instead: several times larger")
     chosen = knobs_for(result.profile) if knobs is None else knobs
-    result.rustflags = [flag for knob in chosen for flag in knob.rustflags] + result.rustflags
-    triple = arch.target.upper().replace("-", "_")
+    if result.zig:
+        dropped = [k.name for k in chosen if k.link_args and not k.zig]
+        chosen = [k for k in chosen if k.zig or not k.link_args]
+        if dropped and knobs is not None:
+            result.notes.append(f"zig cc refuses {', '.join(dropped)}: left out")
+    rustflags = [flag for knob in chosen for flag in knob.rustflags]
+    for knob in chosen:
+        for arg in knob.link_args:
+            rustflags.append(f"-Clink-arg=-Wl,{arg}" if result.zig else f"-Clink-arg={arg}")
+    result.rustflags = rustflags
     result.env = {
-        # Rust's own lld links every target: no cross C compiler needed.
-        f"CARGO_TARGET_{triple}_LINKER": "rust-lld",
         # One --target per build, so these reach only the target's code, not build scripts.
         "CARGO_ENCODED_RUSTFLAGS": "\x1f".join(result.rustflags),
     }
+    triple = arch.target.upper().replace("-", "_")
+    if result.zig:
+        assert tools.zig is not None
+        # zig brings the crt objects and libc.a, compiled from its musl for the target; rustc
+        # must not add its own (nightly has none for most targets here anyway).
+        result.rustflags.append("-Clink-self-contained=no")
+        result.env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(result.rustflags)
+        result.env["CARGO_ZIGBUILD_ZIG_PATH"] = tools.zig.exe
+    else:
+        # Rust's own lld links the target: no cross C compiler needed.
+        result.env[f"CARGO_TARGET_{triple}_LINKER"] = "rust-lld"
     for knob in chosen:
         result.env.update(knob.env)
     if result.profile == "lean":
@@ -370,7 +445,8 @@ def cargo_build(p: Plan, root: Path, *, measuring: bool = False) -> Path | None:
     """Build the binary with cargo; returns its path (None: a --measure-flags build failed)."""
     assert p.profile is not None
     tdir = target_dir(p.profile, root)
-    argv = ["cargo", "build", "--release", "--locked", "--target", p.arch.target]
+    argv = ["cargo", "zigbuild" if p.zig else "build", "--release", "--locked"]
+    argv += ["--target", p.arch.target]
     ok = run(argv + ["--target-dir", str(tdir)], p.env, quiet=measuring, fatal=not measuring)
     return tdir / p.arch.target / "release" / "dumb-init" if ok else None
 
@@ -379,8 +455,10 @@ def maturin_build(p: Plan, root: Path, out: Path, version: str) -> Path:
     """Build the wheel with maturin (which runs cargo with the same settings); returns it."""
     assert p.profile is not None
     with tempfile.TemporaryDirectory(dir=out) as tmp:
-        argv = ["maturin", "build", "--release", "--target", p.arch.target]
-        argv += ["--compatibility", *p.arch.wheel_tags, "--out", tmp]
+        argv = ["maturin", "build", "--release", "--target", p.arch.target, "--out", tmp]
+        argv += ["--compatibility", *p.arch.wheel_tags]
+        argv += ["--zig"] if p.zig else []
+        argv += [] if p.arch.audit else ["--auditwheel", "skip"]
         run(argv, {**p.env, "CARGO_TARGET_DIR": str(target_dir(p.profile, root))})
         wheels = list(Path(tmp).glob(f"dumb_init-{version}-*.whl"))
         if len(wheels) != 1:
@@ -407,6 +485,7 @@ def remove_old(out: Path, arches: list[Arch], everything: bool) -> None:
     for arch in arches:
         doomed += list(out.glob(f"dumb-init_*_{arch.name}"))
         doomed += list(out.glob(f"dumb_init-*_{arch.wheel_arch}.whl"))
+        doomed += list(out.glob(f"dumb-init_*_{DEB_ARCH[arch.name]}.deb"))
     for path in doomed:
         if path.is_file():
             path.unlink()
@@ -428,10 +507,27 @@ def write_sums(out: Path, version: str) -> None:
     put(out / "SHA256SUMS", "".join(lines).encode(), 0o644)
 
 
+def tool_versions(tools: Toolchains, need_maturin: bool) -> list[str]:
+    versions = [rustc_query(NIGHTLY, "--version") or "no nightly"]
+    versions.append(rustc_query(None, "--version") or "no default toolchain")
+    versions.append(f"zig {tools.zig.version}" if tools.zig else "no zig")
+    commands = [["cargo-zigbuild", "--version"]] + (
+        [] if need_maturin else [["maturin", "--version"]]
+    )
+    for argv in commands:
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            versions.append(out.stdout.strip() or argv[0])
+        except (OSError, subprocess.TimeoutExpired):
+            versions.append(f"no {argv[0]}")
+    epoch = BASE_ENV.get("SOURCE_DATE_EPOCH")
+    versions.append(f"SOURCE_DATE_EPOCH={epoch}" if epoch else "SOURCE_DATE_EPOCH unset")
+    return versions
+
+
 @dataclass
 class Built:
-    arch: Arch
-    profile: str
+    plan: Plan
     binary: Path
     wheel: Path | None
 
@@ -467,32 +563,49 @@ def build(args: argparse.Namespace, arches: list[Arch], version: str) -> int:
             # The bare binary is the wheel's, byte for byte.
             wheel = maturin_build(p, args.target_dir, out, version)
             put(out / name, binary_in_wheel(wheel, version))
-        built.append(Built(p.arch, p.profile, out / name, wheel))
-    if everything and not need_maturin:
+        built.append(Built(p, out / name, wheel))
+    if (everything or args.sdist) and not need_maturin:
         run(["maturin", "sdist", "--out", str(out)], {})
+    # A Debian package of each bare binary, byte for byte the same binary (not with
+    # --binaries-only, which release/deb.py itself uses to make a missing binary).
+    debs: list[Path] = []
+    need_dpkg = not args.binaries_only and shutil.which("dpkg-deb") is None
+    if need_dpkg:
+        log("no dpkg-deb, so no Debian packages: `apt-get install dpkg`")
+    elif not args.binaries_only:
+        debs = build_debs(out, version, [b.plan.arch.name for b in built])
     write_sums(out, version)
 
     print()
-    print(f"{'arch':8} {'profile':8} {'bytes':>9}  artifact")
+    print(f"{'arch':8} {'profile':8} {'linker':22} {'C runtime':26} {'bytes':>9}  artifact")
     for b in built:
         size = b.binary.stat().st_size
-        print(f"{b.arch.name:8} {b.profile:8} {size:>9,}  {b.binary.name}")
+        p = b.plan
+        print(
+            f"{p.arch.name:8} {p.profile:8} {p.linker:22} {p.c_runtime:26} {size:>9,}  {b.binary.name}"
+        )
         if b.wheel is not None:
-            print(f"{'':8} {'':8} {b.wheel.stat().st_size:>9,}  {b.wheel.name}")
+            print(f"{'':8} {'':8} {'':22} {'':26} {b.wheel.stat().st_size:>9,}  {b.wheel.name}")
     for p in plans:
         if p.profile is None:
-            print(f"{p.arch.name:8} {'MISSING':8} {'':>9}  " + "; ".join(p.notes))
+            print(f"{p.arch.name:8} {'MISSING':8} " + "; ".join(p.notes))
+    for deb in debs:
+        print(f"{'deb':8} {'':8} {'':22} {'':26} {deb.stat().st_size:>9,}  {deb.name}")
     for sdist in out.glob(f"dumb_init-{version}.tar.gz"):
-        print(f"{'sdist':8} {'':8} {sdist.stat().st_size:>9,}  {sdist.name}")
+        print(f"{'sdist':8} {'':8} {'':22} {'':26} {sdist.stat().st_size:>9,}  {sdist.name}")
     print(f"written to {out}; checksums in {out / 'SHA256SUMS'}")
+    # A rebuild gives the same bytes with the same versions of these (README: "Checking a
+    # release").
+    print("built with:", "; ".join(tool_versions(tools, need_maturin)))
 
     if not built:
         log("nothing was built")
         return 1
     short = [p.arch.name for p in plans if p.profile != "lean"]
-    if args.require_all and (short or need_maturin):
+    if args.require_all and (short or need_maturin or need_dpkg):
         log(
-            f"--require-all: not built lean: {', '.join(short) or '-'}; maturin: {not need_maturin}"
+            f"--require-all: not built lean: {', '.join(short) or '-'}; maturin: {not need_maturin};"
+            f" dpkg-deb: {not need_dpkg}"
         )
         return 1
     return 0
@@ -565,6 +678,9 @@ def main(argv: list[str]) -> int:
         "--binaries-only", action="store_true", help="only the bare binaries: no wheels, no sdist"
     )
     parser.add_argument(
+        "--sdist", action="store_true", help="the sdist too when building only some --arch"
+    )
+    parser.add_argument(
         "--measure-flags",
         action="store_true",
         help="print what each size knob buys (default architecture: x86_64); builds nothing in dist/",
@@ -580,6 +696,12 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="fail unless every architecture was built lean, with its wheel (release workflow)",
     )
+    parser.add_argument(
+        "--nightly",
+        default="nightly",
+        help="the nightly toolchain of the lean profile (default: nightly); a dated one, such as"
+        " nightly-2026-05-20, rebuilds a release byte for byte",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "dist", help="default: dist/")
     parser.add_argument(
         "--target-dir",
@@ -588,6 +710,8 @@ def main(argv: list[str]) -> int:
         help="cargo's; default: $CARGO_TARGET_DIR, else target/",
     )
     args = parser.parse_args(argv)
+    global NIGHTLY  # one toolchain for the whole run
+    NIGHTLY = args.nightly
     args.out = args.out.resolve()
     args.target_dir = args.target_dir.resolve()
     version = cargo_version()

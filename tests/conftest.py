@@ -1,5 +1,8 @@
 """Fixtures shared by every test: the binary under test and leak prevention.
 
+With ``$DUMB_INIT_EMULATOR`` set (a qemu-user command), the binary runs under that emulator and
+only the tests testing/emulation.py lists run (``pytest -m emulated``).
+
 The pytest process makes itself a child subreaper, so every process a test
 starts stays its descendant even when orphaned; after each test all of them
 are killed and reaped.
@@ -16,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from testing import proc
+from testing import emulation, proc
 
 PR_SET_CHILD_SUBREAPER = 36
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
@@ -41,18 +44,42 @@ def pytest_report_header() -> str:
         path, source = _binary_under_test()
     except (LookupError, FileNotFoundError) as e:
         return f"dumb-init under test: none ({e})"
-    return f"dumb-init under test: {path} (from {source})"
+    prefix = emulation.emulator()
+    under = f", run by {prefix} (testing/emulation.py)" if prefix else ""
+    return f"dumb-init under test: {path} (from {source}){under}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the tests testing/emulation.py lists ``emulated``; under an emulator, skips the
+    rest."""
+    prefix = emulation.emulator()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = dict(callspec.params) if callspec is not None else {}
+        if emulation.is_emulated(item.nodeid, params):
+            item.add_marker(pytest.mark.emulated)
+        elif prefix:
+            reason = f"not run under {emulation.EMULATOR_VARIABLE} (testing/emulation.py)"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
-def dumb_init_bin() -> str:
-    """The binary under test: ``$DUMB_INIT_BINARY``, else the installed package's."""
+def dumb_init_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The binary under test: ``$DUMB_INIT_BINARY``, else the installed package's; under
+    ``$DUMB_INIT_EMULATOR``, a script that runs it under the emulator."""
     try:
         path, _ = _binary_under_test()
     except LookupError as e:
         pytest.fail(str(e), pytrace=False)
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"dumb-init binary {path!r} is not an executable file", pytrace=False)
+    prefix = emulation.emulator()
+    if prefix:
+        try:
+            return emulation.launcher(path, prefix, tmp_path_factory.mktemp("emulated"))
+        except LookupError as e:
+            pytest.fail(str(e), pytrace=False)
     return path
 
 

@@ -1,10 +1,12 @@
 """The release artifacts in dist/, as ``tox -e release`` builds them (release/build.py).
 
-Every binary is static and of its architecture; each one this machine cannot run natively is
-run under ``qemu-ARCH-static`` (version, exit status, SIGTERM and SIGUSR1 forwarded, exec
-failure); the native one runs as PID 1 of a PID namespace whose root holds only it and a static
-child. Each wheel has its tags, the bare binary byte for byte, a right RECORD, and installs;
-SHA256SUMS sums every artifact; the sdist builds today's static glibc binary.
+Every binary is static, of its architecture and at most 80 KB; each one this machine cannot run
+natively runs the suite's ``emulated`` tests under ``qemu-ARCH-static`` (testing/emulation.py)
+and prints the same ``--list-signals`` as x86_64's; the native one runs as PID 1 of a PID
+namespace whose root holds only it and a static child. Each wheel has its tags, the bare binary
+byte for byte, a right RECORD, and installs; SHA256SUMS sums every artifact; a second build of
+one architecture from a clone in another directory gives the same bytes; the sdist builds
+today's static glibc binary.
 
 Without dist/ (the default run), qemu, gcc or unshare, the tests skip and name what is missing.
 """
@@ -24,15 +26,16 @@ import struct
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-from testing import ROOT, TIMEOUT, base_env, proc
-from testing.supervise import Init, print_signals
-from testing.supervise import run as run_init
+from testing import ROOT, TIMEOUT, base_env, emulation, proc
+from testing.supervise import Init
 
 pytestmark = pytest.mark.release
 
@@ -63,12 +66,20 @@ class Arch:
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def platform_arch(self) -> str:
+        """The architecture part of the platform tags (armv7l for armv7)."""
+        policy = r"(manylinux\d+|(many|musl)linux_\d+_\d+)_"
+        (arch,) = {re.sub(f"^{policy}", "", tag) for tag in self.platforms}
+        return arch
+
 
 def tags(*policies: str) -> frozenset[str]:
     return frozenset(policies)
 
 
-# The tags are the lowest PyPI accepts for each architecture (release/build.py says why).
+# The tags are the lowest PyPI accepts for each architecture (release/build.py says why, and why
+# no tool checks them against PyPI's upload rules).
 ARCHES = (
     Arch(
         "x86_64", 62, 64, "<",
@@ -102,7 +113,7 @@ ARCHES = (
     ),
     Arch(
         "riscv64", 243, 64, "<",
-        tags("manylinux_2_31_riscv64", "musllinux_1_1_riscv64"),
+        tags("manylinux_2_17_riscv64"),
         "qemu-riscv64-static",
     ),
 )  # fmt: skip
@@ -130,8 +141,7 @@ def binary(arch: Arch) -> Path:
 def wheel(arch: Arch) -> Path:
     """The architecture's wheel in dist/, or skip naming it."""
     need_dist()
-    musl = next(tag for tag in arch.platforms if tag.startswith("musllinux"))
-    found = sorted(DIST.glob(f"dumb_init-{VERSION}-py3-none-*{musl}*.whl"))
+    found = sorted(DIST.glob(f"dumb_init-{VERSION}-py3-none-*_{arch.platform_arch}.whl"))
     if not found:
         pytest.skip(f"no {arch.name} wheel of {VERSION} in dist/")
     assert len(found) == 1, found
@@ -217,40 +227,69 @@ def test_binary_is_static_and_of_its_architecture(arch: Arch) -> None:
     assert PT_DYNAMIC not in elf.segments
 
 
-def qemu(arch: Arch) -> list[str]:
-    """The command prefix that runs one of ``arch``'s binaries here, or skip naming it."""
-    path = binary(arch)
+LEAN_LIMIT = 80_000
+"""Bytes a lean binary may take (the README's table gives each one's size)."""
+
+
+@pytest.mark.parametrize("arch", ARCHES, ids=str)
+def test_binary_is_at_most_80_kb(arch: Arch) -> None:
+    assert binary(arch).stat().st_size <= LEAN_LIMIT
+
+
+def not_here(reason: str) -> None:
+    """Skip, naming what is missing; fail where $CI is set: CI must run the release checks."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: the release checks must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
+def qemu(arch: Arch) -> str:
+    """The emulator that runs ``arch``'s binaries here, or skip naming it."""
     emulator = shutil.which(arch.qemu)
     if emulator is None:
-        pytest.skip(f"{arch.qemu} is not installed (Debian: apt-get install qemu-user-static)")
-    return [emulator, str(path)]
+        not_here(f"{arch.qemu} is not installed (Debian: apt-get install qemu-user-static)")
+    assert emulator is not None
+    return emulator
 
 
 @pytest.mark.parametrize("arch", EMULATED, ids=str)
-def test_emulated_version_status_and_exec_failure(arch: Arch) -> None:
-    dumb_init = qemu(arch)
-    result = run_init([*dumb_init, "--version"])
-    assert (result.returncode, result.stderr) == (0, f"dumb-init v{VERSION}\n".encode())
-    # The child may be a program of this machine: after execve the kernel runs it natively.
-    assert run_init([*dumb_init, "sh", "-c", "exit 3"]).returncode == 3
-    assert run_init([*dumb_init, "sh", "-c", "kill -TERM $$"]).returncode == 128 + 15
-    result = run_init([*dumb_init, "/nope"])
-    assert (result.returncode, result.stderr) == (
-        2,
-        b"[dumb-init] /nope: No such file or directory\n",
+def test_emulated_list_signals_is_x86_64s(arch: Arch) -> None:
+    """Signal names and numbers are the same on every architecture, byte for byte (the C
+    library's differ: musl's SIGRTMIN is 35 everywhere, and mips numbers signals its own way)."""
+    (reference,) = [a for a in ARCHES if a.name == "x86_64"]
+    native = run(binary(reference), "--list-signals")
+    emulated = run(qemu(arch), binary(arch), "--list-signals")
+    assert native.returncode == emulated.returncode == 0
+    assert native.stdout and emulated.stdout == native.stdout
+
+
+@pytest.mark.parametrize("arch", EMULATED, ids=str)
+@pytest.mark.timeout(600)
+def test_emulated_behaviour(arch: Arch, tmp_path: Path) -> None:
+    """The suite's ``emulated`` tests (testing/emulation.py says which and what is left out)
+    against this architecture's binary under qemu-user, as one would run them by hand:
+    ``DUMB_INIT_BINARY=dist/... DUMB_INIT_EMULATOR=qemu-ARCH-static pytest -m emulated``.
+    Every listed test must have run and passed."""
+    env = {
+        **base_env(),
+        "DUMB_INIT_BINARY": str(binary(arch)),
+        emulation.EMULATOR_VARIABLE: qemu(arch),
+    }
+    version = run(qemu(arch), binary(arch), "--version")
+    assert (version.returncode, version.stderr) == (0, f"dumb-init v{VERSION}\n")
+    report = tmp_path / "report.xml"
+    argv = [sys.executable, "-m", "pytest", "-m", "emulated", "-q", "-p", "no:cacheprovider"]
+    argv += [f"--junitxml={report}", str(ROOT / "tests")]
+    result = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=570, check=False
     )
-
-
-@pytest.mark.parametrize("arch", EMULATED, ids=str)
-def test_emulated_forwards_sigterm_and_sigusr1(arch: Arch) -> None:
-    """Real-time signals and threads are left out: under qemu-user they are the emulator's."""
-    with Init([*qemu(arch), *print_signals()]) as init:
-        init.out.expect("ready")
-        for signum in (signal.SIGUSR1, signal.SIGTERM):
-            init.send(signum)
-            init.out.expect(str(int(signum)))
-        os.kill(init.child(), signal.SIGKILL)
-        assert init.wait() == 128 + signal.SIGKILL
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    passed: set[str] = set()
+    for case in ElementTree.parse(report).iter("testcase"):
+        if not any(child.tag in ("failure", "error", "skipped") for child in case):
+            file = case.get("classname", "").replace(".", "/") + ".py"
+            passed.add(f"{file}::{case.get('name', '').split('[')[0]}")
+    assert sorted(set(emulation.EMULATED) - passed) == []
 
 
 def static_program(source: Path, output: Path) -> None:
@@ -367,6 +406,48 @@ def test_sha256sums_lists_every_artifact() -> None:
     assert sorted(listed) == sorted(p.name for p in artifacts)
     for name, digest in listed.items():
         assert sha256((DIST / name).read_bytes()) == digest, name
+
+
+REPRODUCED = "x86_64"
+"""The architecture the reproducibility check builds a second time."""
+
+
+def commit_time() -> int:
+    result = run("git", "log", "-1", "--format=%ct", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout)
+
+
+@pytest.mark.timeout(1200)
+def test_a_clone_elsewhere_builds_the_same_bytes(tmp_path: Path) -> None:
+    """Reproducible: a clone of the same commit in another directory, built with its own cargo
+    target directory, gives byte for byte the binary, the wheel and the sdist in dist/ (built
+    from this checkout). Their time stamps are the commit's."""
+    (arch,) = [a for a in ARCHES if a.name == REPRODUCED]
+    built = [binary(arch), wheel(arch), sdist()]
+    status = run("git", "status", "--porcelain", cwd=ROOT)
+    if status.returncode != 0 or status.stdout:
+        not_here(f"the checkout has changes, so dist/ is not a commit's build: {status.stdout}")
+    with zipfile.ZipFile(built[1]) as z:
+        stamps = {info.date_time for info in z.infolist()}
+    epoch = commit_time()
+    assert stamps == {time.gmtime(epoch - epoch % 2)[:6]}, "the wheel's time is not the commit's"
+
+    clone = tmp_path / "elsewhere" / "dumb-init"
+    result = run("git", "clone", "--quiet", "--no-hardlinks", ROOT, clone)
+    assert result.returncode == 0, result.stderr
+    head = run("git", "rev-parse", "HEAD", cwd=ROOT).stdout.strip()
+    assert run("git", "checkout", "--quiet", "--detach", head, cwd=clone).returncode == 0
+    out = tmp_path / "dist"
+    argv = [sys.executable, str(clone / "release/build.py"), "--arch", REPRODUCED, "--sdist"]
+    argv += ["--out", str(out), "--target-dir", str(tmp_path / "target")]
+    env = {k: v for k, v in base_env().items() if k not in ("CARGO_TARGET_DIR", "RUSTFLAGS")}
+    build = subprocess.run(
+        argv, cwd=clone, env=env, capture_output=True, text=True, timeout=1140, check=False
+    )
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    differ = [p.name for p in built if (out / p.name).read_bytes() != p.read_bytes()]
+    assert differ == [], f"{differ} differ between {ROOT} and {clone}"
 
 
 def test_sdist_holds_the_source_and_the_static_link_settings() -> None:
