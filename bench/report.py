@@ -412,14 +412,15 @@ def arch_sizes() -> list[str]:
     found = {
         p.name.removeprefix(f"dumb-init_{version}_"): p.stat().st_size
         for p in (REPO / "dist").glob(f"dumb-init_{version}_*")
-        if p.is_file()
+        if p.is_file() and p.suffix != ".deb"  # the Debian packages share the name's start
     }
     if not found:
         return [f"No release binaries of {version} in dist/ (`tox -e release` builds them)."]
     lines = [
         (
-            f"The release binaries of {version} in dist/, as `release/build.py` built them (lean,"
-            " linked by zig with its musl); the figures above measure the x86_64 one only."
+            f"The release binaries of {version} in dist/, as `release/build.py` built them (lean;"
+            " linked by Rust's lld where nightly has the target's musl, else by zig with its own,"
+            " musl 1.2.5 either way); the figures above measure the x86_64 one only."
         ),
         "",
         "| architecture | bytes | KiB |",
