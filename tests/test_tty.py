@@ -78,6 +78,9 @@ def to_the_background() -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            # The hand-off's SIGHUP must end it, even where pytest runs with SIGHUP ignored
+            # (under nohup): dumb-init waits for it to go.
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
             os.setpgid(0, 0)
             os.execvp("sleep", ["sleep", "60"])
         finally:
