@@ -19,9 +19,9 @@ declares. The package has the name and files of Debian's own ``dumb-init`` and a
 so ``dpkg -i`` upgrades that package in place, as Yelp's 1.2.5 .deb did: no Replaces, Conflicts
 or Provides is needed (those are for a package of another name).
 
-The package is reproducible: every mtime is SOURCE_DATE_EPOCH (from the environment, else the
-last commit, else the changelog's date), owners are root, gzip streams carry no name or time,
-and dpkg-deb sorts the archive.
+The package is reproducible: every mtime is one time (the last commit's, as release/build.py
+takes it for the wheels; else $SOURCE_DATE_EPOCH; else the changelog's date), owners are root,
+gzip streams carry no name or time, and dpkg-deb sorts the archive.
 """
 
 from __future__ import annotations
@@ -94,9 +94,9 @@ def changelog_entry() -> tuple[str, int]:
 
 
 def source_date_epoch() -> int:
-    """$SOURCE_DATE_EPOCH, else the last commit's time, else the changelog's date."""
-    if value := os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(value)
+    """The last commit's time, else $SOURCE_DATE_EPOCH, else the changelog's date: in that
+    order, as release/build.py takes it for the wheels, so every artifact of a build has one
+    time."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(REPO), "log", "-1", "--format=%ct"],
@@ -109,6 +109,8 @@ def source_date_epoch() -> int:
         commit = None
     if commit is not None and commit.returncode == 0 and commit.stdout.strip().isdigit():
         return int(commit.stdout)
+    if value := os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(value)
     return changelog_entry()[1]
 
 

@@ -9,6 +9,7 @@ reads lines with timeouts and :mod:`testing.supervise` starts dumb-init.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,13 @@ PYTHON = sys.executable
 
 TIMEOUT = 10.0
 """Seconds any single wait may take before a test fails (generous: loaded CI)."""
+
+
+def cargo_version() -> str:
+    """The version in Cargo.toml: the release artifacts' names carry it."""
+    match = re.search(r'^version = "(.+)"$', (ROOT / "Cargo.toml").read_text(), re.MULTILINE)
+    assert match, "no version in Cargo.toml"
+    return match.group(1)
 
 
 def python_module(module: str, *args: str) -> list[str]:

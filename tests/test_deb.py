@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from testing import ROOT, TIMEOUT
+from testing import ROOT, TIMEOUT, cargo_version
 
 pytestmark = pytest.mark.release
 
@@ -34,12 +34,6 @@ DIST = ROOT / "dist"
 BUILD = "`tox -e release` or `python release/build.py`"
 SOURCES = ROOT / "release" / "deb"
 MAN_PAGE = ROOT / "docs" / "dumb-init.1"
-
-
-def cargo_version() -> str:
-    match = re.search(r'^version = "(.+)"$', (ROOT / "Cargo.toml").read_text(), re.MULTILINE)
-    assert match, "no version in Cargo.toml"
-    return match.group(1)
 
 
 VERSION = cargo_version()

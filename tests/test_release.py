@@ -34,7 +34,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from testing import ROOT, TIMEOUT, base_env, emulation, proc
+from testing import ROOT, TIMEOUT, base_env, cargo_version, emulation, proc
 from testing.supervise import Init
 
 pytestmark = pytest.mark.release
@@ -43,12 +43,6 @@ DIST = ROOT / "dist"
 BUILD = "`tox -e release` or `python release/build.py`"
 PT_DYNAMIC, PT_INTERP, PT_NOTE = 2, 3, 4
 NT_GNU_ABI_TAG = 1
-
-
-def cargo_version() -> str:
-    match = re.search(r'^version = "(.+)"$', (ROOT / "Cargo.toml").read_text(), re.MULTILINE)
-    assert match, "no version in Cargo.toml"
-    return match.group(1)
 
 
 VERSION = cargo_version()
