@@ -75,12 +75,13 @@ def to_the_background() -> None:
     """Before the exec: put another process group of this session in the
     foreground of the terminal, so that giving up the terminal sends the
     kernel's SIGHUP and SIGCONT to that group instead of dumb-init."""
+    # The hand-off's SIGHUP must end the group, even where pytest runs with SIGHUP ignored
+    # (under nohup): dumb-init waits for it to go. Reset before the fork, so that no SIGHUP
+    # can come while the fork still ignores it (an ignored signal is dropped, not kept).
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     pid = os.fork()
     if pid == 0:
         try:
-            # The hand-off's SIGHUP must end it, even where pytest runs with SIGHUP ignored
-            # (under nohup): dumb-init waits for it to go.
-            signal.signal(signal.SIGHUP, signal.SIG_DFL)
             os.setpgid(0, 0)
             os.execvp("sleep", ["sleep", "60"])
         finally:
