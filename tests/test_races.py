@@ -154,7 +154,7 @@ def test_sigterm_as_the_child_is_spawned(dumb_init_bin: str, runs: int) -> None:
             assert init.wait() == 128 + SIGTERM, (run, init.err.history)
 
 
-SPREAD_US = 1_000
+SPREAD_US = 3_000
 """SIGTERM goes from 0 to this many microseconds after dumb-init's exec, in
 steps: across dumb-init's start-up, its fork and the child's setsid()."""
 
@@ -169,7 +169,10 @@ def test_sigterm_right_after_start(dumb_init_bin: str, runs: int) -> None:
     ends and dumb-init exits 143; it never hangs."""
     outcomes = {-SIGTERM: 0, 128 + SIGTERM: 0}
     for run in range(runs):
-        delay_ns = (run * 5 % (SPREAD_US + 5)) * 1000
+        # Steps of 5 µs in the long run; in the short one the 200 runs still cover the spread
+        # twice (some runs on this machine take more than 1 ms to block dumb-init's signals).
+        step_us = max(5, 2 * SPREAD_US // runs)
+        delay_ns = (run * step_us % (SPREAD_US + step_us)) * 1000
         init = subprocess.Popen(
             [dumb_init_bin, "sleep", "1000"],
             env=base_env(),
