@@ -113,6 +113,17 @@ _FAIL_WITH = 0x00050000  # SECCOMP_RET_ERRNO: fail the call with errno (the low 
 _NR, _ARCH, _ARG0_LOW_WORD = 0, 4, 16  # the low word of args[0] on little-endian machines
 
 
+def _install(program: list[tuple[int, int, int, int]]) -> None:
+    """Install a seccomp filter of classic BPF instructions for this process, for good."""
+    numbers = _numbers()
+    filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
+    fprog = _SockFprog(len(program), filters)
+    # Without privileges a filter needs no_new_privs; as root it is harmless (dumb-init runs
+    # no setuid program).
+    _call(numbers.prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _call(numbers.seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog))
+
+
 def refuse_subreaper() -> None:
     """From now on (inherited across fork and exec, for good) PR_SET_CHILD_SUBREAPER fails
     with EPERM; every other call is allowed."""
@@ -132,12 +143,7 @@ def refuse_subreaper() -> None:
         (_RETURN, 0, 0, _FAIL_WITH | errno.EPERM),  # 9
         (_RETURN, 0, 0, _ALLOW),  # 10
     ]
-    filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
-    fprog = _SockFprog(len(program), filters)
-    # Without privileges a filter needs no_new_privs; as root it is harmless (dumb-init runs
-    # no setuid program).
-    _call(numbers.prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    _call(numbers.seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog))
+    _install(program)
 
 
 SIGNALFD4 = {"x86_64": (289, 327), "aarch64": (74, 0)}.get(platform.machine())
@@ -163,10 +169,7 @@ def refuse_signalfd() -> None:
         (_RETURN, 0, 0, _FAIL_WITH | errno.EMFILE),  # 7
         (_RETURN, 0, 0, _ALLOW),  # 8
     ]
-    filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
-    fprog = _SockFprog(len(program), filters)
-    _call(numbers.prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    _call(numbers.seccomp, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog))
+    _install(program)
 
 
 def try_subreaper() -> int:
